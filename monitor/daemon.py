@@ -1,0 +1,146 @@
+"""Polling and delivery loops: `monitor run --once` and the long-running `monitor run`.
+
+This is the simple loop of the walking skeleton: each tick claims due sources
+(leases in the database, so several processes share them), polls them on a
+small thread pool, then delivers due alerts. Only the job wrappers
+(``guarded_poll`` and the tick) catch broad exceptions: a bug in one source's
+poll, or a database outage, must not stop the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from monitor.config import Config, Source
+from monitor.errors import MonitorError
+from monitor.http import HttpClient, HttpSettings
+from monitor.notify.base import Notifier
+from monitor.notify.outbox import DeliveryReport, deliver_due
+from monitor.pipeline import (
+    PollReport,
+    Runtime,
+    claim_sources,
+    new_owner_id,
+    poll_source,
+    record_failure,
+    sync_sources,
+)
+from monitor.rules.engine import RuleSet
+from monitor.store.models import utcnow
+from monitor.store.session import Database
+
+log = logging.getLogger(__name__)
+
+POLL_WORKERS = 8
+TICK_SECONDS = 5.0
+
+
+def build_runtime(config: Config, db: Database) -> Runtime:
+    settings = config.settings
+    http = HttpClient(
+        HttpSettings(
+            user_agent=settings.user_agent,
+            timeout_seconds=settings.http_timeout.total_seconds(),
+            max_response_bytes=settings.max_response_bytes,
+            proxy=settings.proxy,
+        )
+    )
+    return Runtime(
+        config=config, db=db, http=http, rules=RuleSet.from_config(config), owner=new_owner_id()
+    )
+
+
+def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
+    """The one place that catches everything: record the failure, back off, go on."""
+    started_at = utcnow()
+    clock = time.monotonic()
+    try:
+        report = poll_source(runtime, source)
+    except Exception as exc:
+        log.exception("source %s: poll failed unexpectedly", source.id)
+        try:
+            report = record_failure(runtime, source, started_at, clock, exc)
+        except Exception:
+            # The database itself is failing; the lease runs out and the poll is retried.
+            log.exception("source %s: could not record the failure", source.id)
+            return PollReport(source.id, "error", error=f"{type(exc).__name__}: {exc}")
+    _log_poll(report)
+    return report
+
+
+def _log_poll(report: PollReport) -> None:
+    if report.status == "error":
+        log.warning("source %s: error: %s (%.2fs)", report.source_id, report.error, report.seconds)
+    else:
+        log.info(
+            "source %s: %s http=%s new=%d edited=%d alerts=%d (%.2fs)",
+            report.source_id,
+            report.status,
+            report.http_status,
+            report.new,
+            report.edited,
+            report.alerts,
+            report.seconds,
+        )
+
+
+@dataclass
+class CycleSummary:
+    polls: list[PollReport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # leased by another process
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+    @property
+    def failed(self) -> bool:
+        return any(p.status == "error" for p in self.polls) or self.delivery.failed > 0
+
+
+def poll_sources(runtime: Runtime, *, due_only: bool) -> tuple[list[PollReport], list[str]]:
+    enabled = {source.id: source for source in runtime.config.enabled_sources()}
+    claimed = claim_sources(runtime.db, runtime.owner, enabled, due_only=due_only)
+    skipped = [] if due_only else sorted(set(enabled) - set(claimed))
+    if not claimed:
+        return [], skipped
+    with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(claimed))) as pool:
+        reports = list(pool.map(lambda sid: guarded_poll(runtime, enabled[sid]), claimed))
+    return reports, skipped
+
+
+def run_once(
+    runtime: Runtime,
+    notifiers: Mapping[str, Notifier],
+    on_sent: Callable[..., None] | None = None,
+) -> CycleSummary:
+    """Poll every enabled source now, whatever its schedule, then deliver due alerts."""
+    sync_sources(runtime.db, runtime.config)
+    polls, skipped = poll_sources(runtime, due_only=False)
+    delivery = deliver_due(runtime.db, notifiers, runtime.owner, on_sent=on_sent)
+    return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
+
+
+def run_forever(runtime: Runtime, notifiers: Mapping[str, Notifier], stop: threading.Event) -> None:
+    """Tick until ``stop`` is set; in-flight polls finish before it returns."""
+    sync_sources(runtime.db, runtime.config)
+    log.info(
+        "monitor running: %d enabled sources, %d rules, owner %s",
+        len(runtime.config.enabled_sources()),
+        len(runtime.rules.rules),
+        runtime.owner,
+    )
+    while not stop.is_set():
+        try:
+            poll_sources(runtime, due_only=True)
+            delivery = deliver_due(runtime.db, notifiers, runtime.owner)
+            if delivery.sent or delivery.failed:
+                log.info("alerts: %d sent, %d failed", delivery.sent, delivery.failed)
+        except MonitorError as exc:
+            log.error("tick failed: %s", exc)
+        except Exception:
+            log.exception("tick failed unexpectedly; retrying at the next tick")
+        stop.wait(TICK_SECONDS)
+    log.info("monitor stopped")

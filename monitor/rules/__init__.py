@@ -1,0 +1,1 @@
+"""Rules: the keyword query language, its matcher, and the rule engine."""

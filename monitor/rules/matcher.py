@@ -1,0 +1,270 @@
+"""Compiled keyword queries evaluated on analyzed statements, with evidence.
+
+A statement is analyzed once (:func:`analyze`): its tokens and an index from every
+folded form of a token (the token and its Arabic stems) to its positions. A query
+is compiled once (:func:`compile_query`) and matched against many statements.
+
+How a query word matches a token: the word equals the token or one of its stems
+(the token without proclitics: ``أمريكا`` matches ``وأمريكا``, ``لأمريكا``,
+``وبأمريكا``; ``الاحتلال`` matches ``والاحتلال``, ``بالاحتلال``, ``للاحتلال``). A
+query word that itself carries the article also matches the bare word when at
+least three letters remain (``الاحتلال`` matches ``احتلال``, ``الله`` does not
+match ``له``). A prefix matches a token or stem that starts with it. A phrase
+matches consecutive tokens. ``NEAR/n`` matches occurrences at most n positions
+apart (adjacent words are 1 apart), in either order, not overlapping.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from monitor.rules.query import And, Field, Near, Node, Not, Or, Term, parse_query
+from monitor.text.normalize import ARTICLE, Token, is_arabic, stems, tokenize
+
+__all__ = ["AnalyzedText", "CompiledQuery", "Fields", "QueryHit", "analyze", "compile_query"]
+
+MIN_BARE_AFTER_ARTICLE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """What field filters (``leader:``, ``source:``, ``lang:``) compare with."""
+
+    leader: str | None = None
+    source: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHit:
+    """Why a query matched: its positive terms as written, and their spans in the text."""
+
+    terms: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+class AnalyzedText:
+    """A statement's tokens and the index of their folded forms, built once."""
+
+    __slots__ = ("_forms", "_index", "_prefixes", "text", "tokens")
+
+    def __init__(self, text: str, tokens: list[Token]) -> None:
+        self.text = text
+        self.tokens = tuple(tokens)
+        self._forms = tuple(frozenset(stems(token.text)) for token in self.tokens)
+        index: dict[str, list[int]] = {}
+        for position, forms in enumerate(self._forms):
+            for form in forms:
+                index.setdefault(form, []).append(position)
+        self._index = index
+        self._prefixes: dict[str, tuple[int, ...]] = {}
+
+    def positions(self, word: str, prefix: bool = False) -> tuple[int, ...]:
+        """Sorted positions of the tokens a folded query word (or prefix) matches."""
+        found: set[int] = set()
+        for form in _query_forms(word):
+            found.update(self._prefix_positions(form) if prefix else self._index.get(form, ()))
+        return tuple(sorted(found))
+
+    def matches_at(self, position: int, word: str, prefix: bool = False) -> bool:
+        """Whether the token at ``position`` matches a folded query word (or prefix)."""
+        forms = self._forms[position]
+        if prefix:
+            return any(f.startswith(q) for q in _query_forms(word) for f in forms)
+        return any(q in forms for q in _query_forms(word))
+
+    def _prefix_positions(self, prefix: str) -> tuple[int, ...]:
+        cached = self._prefixes.get(prefix)
+        if cached is None:
+            found = {p for form, ps in self._index.items() if form.startswith(prefix) for p in ps}
+            cached = self._prefixes[prefix] = tuple(sorted(found))
+        return cached
+
+
+def analyze(text: str) -> AnalyzedText:
+    """Tokenize and index a statement once, for matching any number of queries."""
+    return AnalyzedText(text, tokenize(text))
+
+
+def _query_forms(word: str) -> tuple[str, ...]:
+    bare = word[len(ARTICLE) :]
+    if is_arabic(word) and word.startswith(ARTICLE) and len(bare) >= MIN_BARE_AFTER_ARTICLE:
+        return (word, bare)
+    return (word,)
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    terms: tuple[str, ...] = ()
+    spans: frozenset[tuple[int, int]] = frozenset()
+
+    def __or__(self, other: _Evidence) -> _Evidence:
+        return _merge((self, other))
+
+
+def _merge(evidences: list[_Evidence] | tuple[_Evidence, ...]) -> _Evidence:
+    terms: dict[str, None] = {}
+    spans: set[tuple[int, int]] = set()
+    for evidence in evidences:
+        terms.update(dict.fromkeys(evidence.terms))
+        spans.update(evidence.spans)
+    return _Evidence(tuple(terms), frozenset(spans))
+
+
+_NONE = _Evidence()
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    first: int  # token positions, inclusive
+    last: int
+    evidence: _Evidence
+
+
+class CompiledQuery:
+    """A parsed query, ready to match analyzed statements."""
+
+    __slots__ = ("ast", "text")
+
+    def __init__(self, text: str, ast: Node) -> None:
+        self.text = text
+        self.ast = ast
+
+    def __repr__(self) -> str:
+        return f"CompiledQuery({self.text!r})"
+
+    def match(self, doc: AnalyzedText, fields: Fields | None = None) -> QueryHit | None:
+        """The evidence when the query matches the statement, else None."""
+        evidence = _evaluate(self.ast, doc, fields or Fields())
+        if evidence is None:
+            return None
+        return QueryHit(terms=evidence.terms, spans=tuple(sorted(evidence.spans)))
+
+    def terms(self) -> frozenset[str]:
+        """Every folded word of a non-negated term; a prefix's last word ends with ``*``."""
+        return frozenset(_positive_words(self.ast))
+
+    @property
+    def requires_terms(self) -> bool:
+        """True when no statement can match without one of :meth:`terms` (a prefilter is safe).
+
+        False for queries that can match on fields or negations alone (``NOT x``,
+        ``leader:a OR war``).
+        """
+        return _requires_terms(self.ast)
+
+
+def compile_query(text: str) -> CompiledQuery:
+    """Parse and compile a query; raises QuerySyntaxError."""
+    return CompiledQuery(text, parse_query(text))
+
+
+def _evaluate(node: Node, doc: AnalyzedText, fields: Fields) -> _Evidence | None:
+    if isinstance(node, Term | Near):
+        occurrences = _occurrences(node, doc)
+        return _merge([o.evidence for o in occurrences]) if occurrences else None
+    if isinstance(node, Field):
+        return _NONE if _field_matches(node, fields) else None
+    if isinstance(node, Not):
+        return None if _evaluate(node.operand, doc, fields) is not None else _NONE
+    if isinstance(node, And):
+        found: list[_Evidence] = []
+        for operand in node.operands:
+            evidence = _evaluate(operand, doc, fields)
+            if evidence is None:
+                return None
+            found.append(evidence)
+        return _merge(found)
+    found = [e for e in (_evaluate(o, doc, fields) for o in node.operands) if e is not None]
+    return _merge(found) if found else None
+
+
+def _field_matches(node: Field, fields: Fields) -> bool:
+    actual = {"leader": fields.leader, "source": fields.source, "lang": fields.language}[node.name]
+    if actual is None:
+        return False
+    actual, wanted = actual.casefold(), node.value.casefold()
+    if node.name == "lang":  # lang:ar also accepts a regional tag such as ar-IQ
+        return actual == wanted or actual.startswith(wanted + "-")
+    return actual == wanted
+
+
+def _occurrences(node: Node, doc: AnalyzedText) -> list[_Occurrence]:
+    """Occurrences of a positional node (term, NEAR, OR of them), sorted by first token."""
+    if isinstance(node, Term):
+        return _term_occurrences(node, doc)
+    if isinstance(node, Near):
+        return _near_occurrences(node, doc)
+    assert isinstance(node, Or)
+    found = [occurrence for operand in node.operands for occurrence in _occurrences(operand, doc)]
+    return sorted(found, key=lambda o: (o.first, o.last))
+
+
+def _term_occurrences(term: Term, doc: AnalyzedText) -> list[_Occurrence]:
+    words, last = term.words, len(term.words) - 1
+    found: list[_Occurrence] = []
+    for start in doc.positions(words[0], prefix=term.prefix and last == 0):
+        end = start + last
+        if end >= len(doc.tokens):
+            break
+        if all(
+            doc.matches_at(start + i, words[i], prefix=term.prefix and i == last)
+            for i in range(1, last + 1)
+        ):
+            span = (doc.tokens[start].start, doc.tokens[end].end)
+            found.append(_Occurrence(start, end, _Evidence((term.text,), frozenset({span}))))
+    return found
+
+
+def _near_occurrences(node: Near, doc: AnalyzedText) -> list[_Occurrence]:
+    lefts = _occurrences(node.left, doc)
+    rights = _occurrences(node.right, doc) if lefts else []
+    if not rights:
+        return []
+    firsts = [right.first for right in rights]
+    longest = max(right.last - right.first for right in rights)
+    n = node.distance
+    found: list[_Occurrence] = []
+    for left in lefts:
+        low = bisect_left(firsts, left.first - n - longest)
+        high = bisect_right(firsts, left.last + n)
+        for right in rights[low:high]:
+            if right.first > left.last:
+                gap = right.first - left.last
+            elif left.first > right.last:
+                gap = left.first - right.last
+            else:
+                continue  # overlapping occurrences are not two words near each other
+            if gap <= n:
+                found.append(
+                    _Occurrence(
+                        min(left.first, right.first),
+                        max(left.last, right.last),
+                        left.evidence | right.evidence,
+                    )
+                )
+    return sorted(found, key=lambda o: (o.first, o.last))
+
+
+def _positive_words(node: Node) -> list[str]:
+    if isinstance(node, Term):
+        words = list(node.words)
+        if node.prefix:
+            words[-1] += "*"
+        return words
+    if isinstance(node, Near):
+        return _positive_words(node.left) + _positive_words(node.right)
+    if isinstance(node, And | Or):
+        return [word for operand in node.operands for word in _positive_words(operand)]
+    return []  # Field, Not
+
+
+def _requires_terms(node: Node) -> bool:
+    if isinstance(node, Term | Near):
+        return True
+    if isinstance(node, And):
+        return any(_requires_terms(operand) for operand in node.operands)
+    if isinstance(node, Or):
+        return all(_requires_terms(operand) for operand in node.operands)
+    return False

@@ -1,0 +1,17 @@
+"""Statements that differ by backend, behind one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: Any, values: dict[str, Any], conflict_columns: list[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """INSERT ... ON CONFLICT (columns) DO NOTHING, for PostgreSQL and SQLite alike."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    return insert.values(values).on_conflict_do_nothing(index_elements=conflict_columns)

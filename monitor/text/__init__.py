@@ -1,0 +1,1 @@
+"""Text handling for matching: folding, tokenization, Arabic proclitics."""
