@@ -166,7 +166,7 @@ def _report(console: Console, config: Config, db: Database) -> tuple[int, int]:
     with db.read() as session:
         statements = list_items(session, ItemFilters(limit=0))
         console.print(Heading("Captured statements (monitor items list)"))
-        console.print(items_table(statements, tz, config.settings.timezone))
+        console.print(items_table(statements, tz, config.settings.timezone, console.width))
         alerts = list(session.scalars(select(Alert).order_by(Alert.created_at, Alert.id)))
         console.print(Heading("Alerts (the outbox)"))
         console.print(_alerts_table(alerts))

@@ -74,6 +74,7 @@ class _FeedHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         with feeds.lock:
             feeds.requests[path] += 1
+            feeds.last_headers[path] = dict(self.headers.items())
             route = feeds.routes.get(path)
         if route is None:
             self._answer(404, b"not found", "text/plain", {})
@@ -110,6 +111,7 @@ class FeedServer(_BaseServer):
         super().__init__(_FeedHandler)
         self.routes: dict[str, Route] = {}
         self.requests: Counter[str] = Counter()
+        self.last_headers: dict[str, dict[str, str]] = {}
 
     def serve(self, path: str, body: bytes, content_type: str | None = None, **kw: Any) -> None:
         route = Route(body, content_type, **kw) if content_type else Route(body, **kw)

@@ -70,7 +70,9 @@ def _primary_language(value: str | None) -> str | None:
 def _post_from_entry(entry: Any, feed_language: str | None) -> Post:
     title = normalize_whitespace(html_to_text(entry.get("title", "")))
     body = _entry_body(entry)
-    url = entry.get("link") or None
+    link = entry.get("link") or ""
+    # feedparser falls back to the entry id for the link; a tag: URI is not a link.
+    url = link if link.startswith(("http://", "https://")) else None
     return Post(
         external_id=_entry_id(entry, title, body),
         text=_combine(title, body),

@@ -1,0 +1,1 @@
+"""The `monitor` command line: thin commands over the library."""

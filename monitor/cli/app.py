@@ -1,0 +1,75 @@
+"""Entry point of the `monitor` command (also `python -m monitor`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor import __version__
+from monitor.cli import check, db, demo, items, run
+from monitor.cli.context import AppState, err
+from monitor.errors import MonitorError
+
+app = typer.Typer(
+    name="monitor",
+    help="Statement monitor: polls public sources, stores every statement with its edits, "
+    "matches rules, sends alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"monitor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $MONITOR_CONFIG, else ./sources.yaml).",
+            dir_okay=False,
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    ctx.obj = AppState(config_path=config)
+    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO: too chatty for a daemon polling hundreds of sources.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+app.command("check", help="Validate the config; exit 0, or 2 with the errors.")(check.check)
+app.add_typer(db.app, name="db")
+app.command("run", help="The daemon: poll every source on its schedule, match, alert.")(run.run)
+app.add_typer(items.app, name="items")
+app.command("demo", help="Offline end-to-end demonstration on recorded feeds.")(demo.demo)
+
+
+def main() -> None:
+    try:
+        app()
+    except MonitorError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""`monitor run` and `monitor run --once`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from monitor.cli.context import database, load, out
+from monitor.daemon import CycleSummary, build_runtime, run_forever, run_once
+from monitor.notify.registry import build_notifiers
+from monitor.store.migrate import upgrade
+
+
+def run(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every enabled source once, deliver, exit.")
+    ] = False,
+) -> None:
+    config = load(ctx)
+    db = database(config)
+    upgrade(db)
+    runtime = build_runtime(config, db)
+    notifiers = build_notifiers(config)
+    try:
+        if once:
+            summary = run_once(runtime, notifiers)
+            print_summary(summary)
+            if summary.failed:
+                raise typer.Exit(1)
+            return
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        run_forever(runtime, notifiers, stop)
+    finally:
+        runtime.http.close()
+        db.dispose()
+
+
+def print_summary(summary: CycleSummary) -> None:
+    table = Table(title="Poll", title_justify="left")
+    for column in ("source", "status", "http", "new", "edited", "alerts", "error"):
+        table.add_column(column, overflow="fold")
+    for poll in sorted(summary.polls, key=lambda p: p.source_id):
+        table.add_row(
+            poll.source_id,
+            poll.status,
+            str(poll.http_status or "-"),
+            str(poll.new),
+            str(poll.edited),
+            str(poll.alerts),
+            poll.error or "",
+        )
+    for source_id in summary.skipped:
+        table.add_row(source_id, "skipped", "-", "-", "-", "-", "leased by another process")
+    out.print(table)
+    totals = (
+        f"{len(summary.polls)} sources polled, "
+        f"{sum(p.new for p in summary.polls)} new statements, "
+        f"{sum(p.edited for p in summary.polls)} edited, "
+        f"{sum(p.alerts for p in summary.polls)} alerts created; "
+        f"alerts delivered: {summary.delivery.sent} sent, {summary.delivery.failed} failed"
+    )
+    out.print(totals, markup=False)

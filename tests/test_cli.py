@@ -1,0 +1,285 @@
+"""The command line, in-process with typer's runner and as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli.app import app
+from monitor.demo.server import FeedServer
+from monitor.store.migrate import head_revision
+from tests.helpers import GAZETTEER, rss_feed, rss_item
+
+REPO = Path(__file__).resolve().parents[1]
+ITEM_KEYS = {
+    "id", "source", "kind", "leader", "external_id", "url", "author", "published_at",
+    "fetched_at", "text", "language", "edited", "deleted", "reply_to", "forwarded_from",
+    "mentions", "stance", "status",
+}  # fmt: skip
+
+WAR = rss_item("kaabi-1", "بيان", "أصبح واجباً على الجميع إعلان الحرب على أمريكا", minutes=0)
+CONDOLENCE = rss_item("kaabi-2", "تعزية", "نعزي عوائل الشهداء الأبرار", minutes=30)
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_config(tmp_path: Path, feeds: FeedServer) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        GAZETTEER
+        + f"""
+settings:
+  timezone: Asia/Baghdad
+sources:
+  - id: kaabi-site
+    kind: rss
+    url: {feeds.url("/kaabi.rss")}
+    leader: akram-kaabi
+rules:
+  - id: war-on-us
+    match: '("declare war" OR "إعلان الحرب") AND (America OR أمريكا)'
+    severity: high
+  - id: mourning
+    match: 'شهداء'
+    severity: low
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def polled(tmp_path: Path, feed_server: FeedServer, database_url: str) -> tuple[Path, dict[str, str]]:
+    """A config and a database after one `monitor run --once`."""
+    feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
+    config = write_config(tmp_path, feed_server)
+    env = {"MONITOR_DATABASE_URL": database_url}
+    code, out, _ = invoke(["--config", str(config), "run", "--once"], env)
+    assert code == 0, out
+    assert "1 sources polled, 2 new statements, 0 edited, 2 alerts created" in out
+    assert "alerts delivered: 2 sent, 0 failed" in out
+    return config, env
+
+
+def items(config: Path, env: dict[str, str], *extra: str) -> list[dict]:  # type: ignore[type-arg]
+    code, out, err = invoke(["--config", str(config), "items", "list", "--json", *extra], env)
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_run_once_prints_alerts_and_summary(polled: tuple[Path, dict[str, str]]) -> None:
+    config, env = polled
+    rows = items(config, env)
+    assert [row["external_id"] for row in rows] == ["kaabi-2", "kaabi-1"]  # newest first
+    for row in rows:
+        assert ITEM_KEYS <= set(row)
+    war = rows[1]
+    assert war["source"] == "kaabi-site"
+    assert war["kind"] == "rss"
+    assert war["leader"] == "akram-kaabi"
+    assert war["published_at"] == "2026-11-20T09:00:00+00:00"
+    assert war["language"] == "ar"
+    assert (war["edited"], war["deleted"], war["status"]) == (False, False, "new")
+    assert war["rules"] == ["war-on-us"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--leader", "akram-kaabi"], ["kaabi-2", "kaabi-1"]),
+        (["--leader", "abu-hussein-al-hamidawi"], []),
+        (["--organization", "harakat-hezbollah-al-nujaba"], ["kaabi-2", "kaabi-1"]),
+        (["--source", "kaabi-site"], ["kaabi-2", "kaabi-1"]),
+        (["--rule", "war-on-us"], ["kaabi-1"]),
+        (["--rule", "mourning"], ["kaabi-2"]),
+        (["--lang", "ar"], ["kaabi-2", "kaabi-1"]),
+        (["--lang", "en"], []),
+        (["--status", "new"], ["kaabi-2", "kaabi-1"]),
+        (["--status", "relevant"], []),
+        (["--limit", "1"], ["kaabi-2"]),
+        (["--limit", "0"], ["kaabi-2", "kaabi-1"]),
+        (["--since", "2026-11-20T09:15:00Z"], ["kaabi-2"]),
+        (["--until", "2026-11-20T09:15:00Z"], ["kaabi-1"]),
+        # A date-time without offset is read in the display timezone (Baghdad, UTC+3).
+        (["--since", "2026-11-20T12:15"], ["kaabi-2"]),
+        (["--since", "2026-11-20"], ["kaabi-2", "kaabi-1"]),
+        (["--since", "3650d"], ["kaabi-2", "kaabi-1"]),
+    ],
+)
+def test_items_list_filters(
+    polled: tuple[Path, dict[str, str]], options: list[str], expected: list[str]
+) -> None:
+    config, env = polled
+    assert [row["external_id"] for row in items(config, env, *options)] == expected
+
+
+def test_items_list_table(polled: tuple[Path, dict[str, str]]) -> None:
+    config, env = polled
+    code, out, _ = invoke(["--config", str(config), "items", "list"], {**env, "COLUMNS": "140"})
+    assert code == 0
+    assert "times in Asia/Baghdad" in out
+    assert "2026-11-20 12:00" in out  # 09:00 UTC shown in Baghdad time
+    assert "war-on-us" in out
+    assert "بيان" in out
+
+
+def test_items_show_with_versions_matches_and_alerts(
+    polled: tuple[Path, dict[str, str]], feed_server: FeedServer
+) -> None:
+    config, env = polled
+    edited = rss_item("kaabi-2", "تعزية", "نعزي عوائل الشهداء الأبرار ونعلن الحداد", minutes=30)
+    feed_server.serve("/kaabi.rss", rss_feed(WAR, edited))
+    assert invoke(["--config", str(config), "run", "--once"], env)[0] == 0
+    [row] = items(config, env, "--rule", "mourning")
+    assert row["edited"] is True
+
+    code, out, _ = invoke(["--config", str(config), "items", "show", str(row["id"])], env)
+    assert code == 0
+    assert "2026-11-20 09:30 UTC / 2026-11-20 12:30 local" in out
+    assert "versions (2)" in out
+    assert "-نعزي عوائل الشهداء الأبرار" in out
+    assert "+نعزي عوائل الشهداء الأبرار ونعلن الحداد" in out
+    assert "mourning [low] terms: شهداء" in out
+    assert "notifier=console sent attempts=1" in out
+
+    code, out, _ = invoke(["--config", str(config), "items", "show", str(row["id"]), "--json"], env)
+    shown = json.loads(out)
+    assert [v["version"] for v in shown["versions"]] == [1, 2]
+    assert shown["versions"][0]["text"] == "تعزية\n\nنعزي عوائل الشهداء الأبرار"
+    assert shown["matches"][0]["evidence"]["terms"] == ["شهداء"]
+    assert shown["alerts"][0]["status"] == "sent"
+
+
+def test_items_show_unknown_id(polled: tuple[Path, dict[str, str]]) -> None:
+    config, env = polled
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "items", "show", "999"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no statement with id 999"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--since", "yesterday"], "'yesterday' is neither a duration (24h, 7d) nor an ISO date"),
+        (["--status", "done"], "'done' is not a status (valid: new, relevant, irrelevant, escalated)"),
+        (["--limit", "-1"], "must be 0 (all) or a positive number"),
+    ],
+)
+def test_bad_cli_arguments_are_usage_errors(
+    tmp_path: Path, feed_server: FeedServer, options: list[str], message: str
+) -> None:
+    config = write_config(tmp_path, feed_server)
+    code, _, err = invoke(["--config", str(config), "items", "list", *options])
+    assert code == 2
+    assert message in " ".join(err.split())
+
+
+def test_check_passes_on_the_shipped_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("SMTP_", "WEBHOOK_", "MONITOR_", "HTTPS_PROXY", "X_BEARER")):
+            monkeypatch.delenv(name)
+    code, out, _ = invoke(["--config", str(REPO / "sources.yaml"), "check"])
+    assert code == 0
+    assert "config OK" in out
+    assert "akram-kaabi" in out
+
+
+def test_check_reports_a_broken_config_with_file_line_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - id: a\n"
+        "    kind: rss\n"
+        "    url: https://example.org/a.rss\n"
+        "  - id: b\n"
+        "    kind: rss\n"
+        "    url: https://example.org/b.rss\n"
+        "    interval: 5x\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"{path}:8: sources[1].interval: '5x' is not a duration (use e.g. 30s, 5m, 2h, 1d)"
+    )
+    assert result.stdout == ""
+
+
+def test_run_refuses_a_broken_config(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("rules:\n  - id: r\n    match: '(war'\n", encoding="utf-8")
+    code, _, err = invoke(["--config", str(path), "run", "--once"])
+    assert code == 2
+    assert err.strip() == f"{path}:3: rules[0].match: expected ')' at column 5"
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "elsewhere.yaml"
+    path.write_text("sources: []\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke(["check"], {"MONITOR_CONFIG": str(path)})
+    assert code == 0 and "config OK" in out
+    code, _, err = invoke(["check"], {"MONITOR_CONFIG": ""})
+    assert code == 2
+    assert "sources.yaml" in err
+
+
+def test_db_upgrade(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text("{}\n", encoding="utf-8")
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code, out, _ = invoke(["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": fresh})
+    assert code == 0
+    assert out.strip() == f"{fresh}: upgraded from empty to {head_revision()}"
+    # The test database is migrated already: nothing to do, on either backend.
+    code, out, _ = invoke(["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": database_url})
+    assert code == 0
+    assert out.strip().endswith(f": already at revision {head_revision()}")
+
+
+def test_console_script_and_module_entry_points() -> None:
+    module = subprocess.run(
+        [sys.executable, "-m", "monitor", "--version"], capture_output=True, text=True, check=True
+    )
+    script = Path(sys.executable).with_name("monitor")
+    console = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert module.stdout == console.stdout == "monitor 0.1.0\n"
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo", "--keep", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Demo done: 12 statements captured (1 edited), 14 alerts delivered, 7/7 webhooks verified." in out
+    assert "ALERT [high] rule=war-on-us" in out
+    assert "Round 3: nothing changed" in out
+    assert (tmp_path / "demo.db").exists()

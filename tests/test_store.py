@@ -1,0 +1,74 @@
+"""The schema on both databases: migrations, time handling, SQLite settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import StatementError
+
+from monitor.store.migrate import current_revision, head_revision, upgrade
+from monitor.store.models import Base, SourceState
+from monitor.store.session import (
+    Database,
+    normalize_database_url,
+    open_database,
+    resolve_database_url,
+)
+
+
+def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
+    assert current_revision(db) == head_revision()
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_is_idempotent(db: Database) -> None:
+    head = head_revision()
+    assert upgrade(db) == (head, head)
+
+
+def test_fresh_sqlite_upgrade_from_empty(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
+    assert upgrade(db) == (None, head_revision())
+    db.dispose()
+
+
+def test_times_are_stored_and_read_as_aware_utc(db: Database) -> None:
+    baghdad = timezone(timedelta(hours=3))
+    with db.write() as session:
+        session.add(
+            SourceState(id="s", kind="rss", next_poll_at=datetime(2026, 11, 20, 12, 0, tzinfo=baghdad))
+        )
+    with db.read() as session:
+        state = session.get_one(SourceState, "s")
+    assert state.next_poll_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    assert state.next_poll_at.tzinfo == UTC
+
+
+def test_naive_times_are_refused(db: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"), db.write() as session:
+        session.add(SourceState(id="s", kind="rss", next_poll_at=datetime(2026, 11, 20, 12, 0)))
+        session.flush()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    db.dispose()
+
+
+def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MONITOR_DATABASE_URL", raising=False)
+    assert resolve_database_url(None) == "sqlite:///monitor.db"
+    assert resolve_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("MONITOR_DATABASE_URL", "postgres://env@h/db")
+    assert resolve_database_url("sqlite:///ignored.db") == "postgresql+psycopg://env@h/db"
+    assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
