@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -60,7 +60,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class HttpClient:
     """Thread-safe; one per process, with one connection pool per proxy."""
 
-    def __init__(self, settings: HttpSettings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: HttpSettings, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.settings = settings
         self._transport = transport
         self._clients: dict[str | None, httpx.Client] = {}

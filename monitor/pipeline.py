@@ -91,7 +91,9 @@ def claim_sources(
         if due_only:
             query = query.where(SourceState.next_poll_at <= now)
         claimed = list(
-            session.scalars(query.order_by(SourceState.next_poll_at).with_for_update(skip_locked=True))
+            session.scalars(
+                query.order_by(SourceState.next_poll_at).with_for_update(skip_locked=True)
+            )
         )
         if claimed:
             session.execute(

@@ -111,4 +111,3 @@ def feed_server() -> Iterator[FeedServer]:
 def webhook_receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as receiver:
         yield receiver
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -16,7 +17,7 @@ BASE_TIME = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def rss_item(guid: str, title: str, description: str, minutes: int = 0) -> str:
     published = format_datetime(BASE_TIME + timedelta(minutes=minutes))
     return (
-        f"<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title>"
+        f'<item><guid isPermaLink="false">{guid}</guid><title>{title}</title>'
         f"<link>https://example.org/statements/{guid}</link>"
         f"<pubDate>{published}</pubDate><description>{description}</description></item>"
     )
@@ -56,3 +57,11 @@ def runtime_for(config: Config, db: Database) -> Runtime:
     runtime = build_runtime(config, db)
     sync_sources(db, config)
     return runtime
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet): connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

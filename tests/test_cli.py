@@ -58,7 +58,9 @@ rules:
 
 
 @pytest.fixture
-def polled(tmp_path: Path, feed_server: FeedServer, database_url: str) -> tuple[Path, dict[str, str]]:
+def polled(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> tuple[Path, dict[str, str]]:
     """A config and a database after one `monitor run --once`."""
     feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
     config = write_config(tmp_path, feed_server)
@@ -81,7 +83,7 @@ def test_run_once_prints_alerts_and_summary(polled: tuple[Path, dict[str, str]])
     rows = items(config, env)
     assert [row["external_id"] for row in rows] == ["kaabi-2", "kaabi-1"]  # newest first
     for row in rows:
-        assert ITEM_KEYS <= set(row)
+        assert set(row) >= ITEM_KEYS
     war = rows[1]
     assert war["source"] == "kaabi-site"
     assert war["kind"] == "rss"
@@ -176,7 +178,10 @@ def test_items_show_unknown_id(polled: tuple[Path, dict[str, str]]) -> None:
     ("options", "message"),
     [
         (["--since", "yesterday"], "'yesterday' is neither a duration (24h, 7d) nor an ISO date"),
-        (["--status", "done"], "'done' is not a status (valid: new, relevant, irrelevant, escalated)"),
+        (
+            ["--status", "done"],
+            "'done' is not a status (valid: new, relevant, irrelevant, escalated)",
+        ),
         (["--limit", "-1"], "must be 0 (all) or a positive number"),
     ],
 )
@@ -248,11 +253,15 @@ def test_db_upgrade(tmp_path: Path, database_url: str) -> None:
     config = tmp_path / "sources.yaml"
     config.write_text("{}\n", encoding="utf-8")
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code, out, _ = invoke(["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": fresh})
+    code, out, _ = invoke(
+        ["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": fresh}
+    )
     assert code == 0
     assert out.strip() == f"{fresh}: upgraded from empty to {head_revision()}"
     # The test database is migrated already: nothing to do, on either backend.
-    code, out, _ = invoke(["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": database_url})
+    code, out, _ = invoke(
+        ["--config", str(config), "db", "upgrade"], {"MONITOR_DATABASE_URL": database_url}
+    )
     assert code == 0
     assert out.strip().endswith(f": already at revision {head_revision()}")
 
@@ -279,7 +288,10 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "Demo done: 12 statements captured (1 edited), 14 alerts delivered, 7/7 webhooks verified." in out
+    assert (
+        "Demo done: 12 statements captured (1 edited), 14 alerts delivered, 7/7 webhooks verified."
+        in out
+    )
     assert "ALERT [high] rule=war-on-us" in out
     assert "Round 3: nothing changed" in out
     assert (tmp_path / "demo.db").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from monitor.demo.server import FeedServer
 from monitor.errors import HTTPStatusError, ResponseTooLarge, TransportError
 from monitor.http import HttpClient, HttpSettings, parse_retry_after
+from tests.helpers import free_port
 
 
 def client(**overrides: object) -> HttpClient:
@@ -62,10 +62,7 @@ def test_user_agent_and_validators_are_sent(feed_server: FeedServer) -> None:
 
 
 def test_refused_connection_is_a_transport_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{free_port()}/"
     with client() as http, pytest.raises(TransportError, match=f"could not fetch {url}"):
         http.get(url)
 

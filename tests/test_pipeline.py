@@ -66,7 +66,10 @@ def test_first_poll_stores_attributed_statements(db: Database, feed_server: Feed
         assert war.language == "ar"
         assert war.published_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
         assert war.url == "https://example.org/statements/kaabi-1"
-        assert war.text == "بيان الأمين العام\n\nأصبح واجباً على الجميع إعلان الحرب على أمريكا وقواعد احتلالها"
+        assert (
+            war.text
+            == "بيان الأمين العام\n\nأصبح واجباً على الجميع إعلان الحرب على أمريكا وقواعد احتلالها"
+        )
         assert not war.edited
         matches = session.execute(select(Match.rule_id, Match.statement_id)).all()
         assert sorted(m.rule_id for m in matches) == ["mourning", "war-on-us"]
@@ -217,12 +220,15 @@ def test_concurrent_ingest_of_the_same_posts_stores_each_once(db: Database) -> N
 def test_failed_fetch_is_recorded_and_others_go_on(db: Database, feed_server: FeedServer) -> None:
     feed_server.serve("/broken.rss", b"oops", "text/plain", status=500)
     feed_server.serve("/kaabi.rss", rss_feed(WAR))
-    sources = kaabi_source(feed_server.url("/kaabi.rss")) + f"""
+    sources = (
+        kaabi_source(feed_server.url("/kaabi.rss"))
+        + f"""
   - id: broken
     kind: rss
     url: {feed_server.url("/broken.rss")}
     interval: 2m
 """
+    )
     config = config_for(sources, RULES)
     runtime = runtime_for(config, db)
 

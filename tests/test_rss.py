@@ -125,11 +125,11 @@ def test_entry_with_only_an_id_has_no_link() -> None:
 
 
 def test_html_document_is_not_a_feed() -> None:
-    with pytest.raises(ParseError, match="^not an RSS or Atom feed"):
+    with pytest.raises(ParseError, match=r"^not an RSS or Atom feed"):
         parse("rss/not_a_feed_html_document_moved.rss")
 
 
-@pytest.mark.parametrize("body", [b"", b"not xml at all", b"{\"json\": true}"])
+@pytest.mark.parametrize("body", [b"", b"not xml at all", b'{"json": true}'])
 def test_garbage_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):
         RssAdapter.parse(body, CONTEXT)

@@ -43,7 +43,9 @@ def test_times_are_stored_and_read_as_aware_utc(db: Database) -> None:
     baghdad = timezone(timedelta(hours=3))
     with db.write() as session:
         session.add(
-            SourceState(id="s", kind="rss", next_poll_at=datetime(2026, 11, 20, 12, 0, tzinfo=baghdad))
+            SourceState(
+                id="s", kind="rss", next_poll_at=datetime(2026, 11, 20, 12, 0, tzinfo=baghdad)
+            )
         )
     with db.read() as session:
         state = session.get_one(SourceState, "s")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from monitor.notify.webhook import WebhookNotifier, slack_payload
 from monitor.pipeline import poll_source
 from monitor.store.models import Alert
 from monitor.store.session import Database
-from tests.helpers import config_for, rss_feed, rss_item, runtime_for
+from tests.helpers import config_for, free_port, rss_feed, rss_item, runtime_for
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 WAR = rss_item("kaabi-1", "بيان", "أصبح واجباً على الجميع إعلان الحرب على أمريكا")
@@ -133,9 +132,7 @@ class _ClosedPort:
     """A loopback address where nothing listens: connections are refused."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -177,7 +174,9 @@ def _message(text: str) -> AlertMessage:
 def test_signature_matches_reference_implementation() -> None:
     notifier = WebhookNotifier("http://127.0.0.1:9/", secret=SECRET, timeout_seconds=1)
     headers, body = notifier.build_request(_message("hello"), now=1_790_000_000)
-    reference = Webhook(SECRET).sign("01a2-test", datetime.fromtimestamp(1_790_000_000, UTC), body.decode())
+    reference = Webhook(SECRET).sign(
+        "01a2-test", datetime.fromtimestamp(1_790_000_000, UTC), body.decode()
+    )
     assert headers["webhook-signature"] == reference
     notifier.close()
 
@@ -194,5 +193,7 @@ def test_slack_payload_escapes_source_text() -> None:
     payload = slack_payload(_message("<script>alert(1)</script> & more"))
     body = json.dumps(payload)
     assert "<script>" not in body
-    assert payload["blocks"][1]["text"]["text"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
+    assert (
+        payload["blocks"][1]["text"]["text"] == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
+    )
     assert payload["text"] == "[HIGH] akram-kaabi: rule war-on-us"

@@ -50,7 +50,11 @@ def root(
     ] = False,
 ) -> None:
     ctx.obj = AppState(config_path=config)
-    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    level = (
+        logging.DEBUG
+        if verbose
+        else getattr(logging, os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper(), logging.INFO)
+    )
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

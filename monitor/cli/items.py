@@ -219,7 +219,8 @@ def _versions(statement: Statement) -> list[RenderableType]:
         return []
     parts: list[RenderableType] = [Text(f"\nversions ({len(statement.versions)})", style="bold")]
     for previous, current in zip(statement.versions, statement.versions[1:], strict=False):
-        parts.append(Text(f"  v{previous.version} -> v{current.version}, seen {current.seen_at:%Y-%m-%d %H:%M} UTC"))
+        seen = current.seen_at.strftime("%Y-%m-%d %H:%M UTC")
+        parts.append(Text(f"  v{previous.version} -> v{current.version}, seen {seen}"))
         diff = difflib.unified_diff(
             previous.text.splitlines(), current.text.splitlines(), lineterm="", n=1
         )

@@ -112,7 +112,8 @@ def run_demo(console: Console, keep: Path | None = None) -> DemoResult:
             config = load_config(CONFIG)
         db = open_database(f"sqlite:///{workdir / 'demo.db'}")
         try:
-            result = _rounds(console, config, db, feeds)
+            sent = _rounds(console, config, db, feeds)
+            statements, edited = _report(console, config, db)
         finally:
             db.dispose()
         verified = _verified(receiver, secret)
@@ -129,17 +130,16 @@ def run_demo(console: Console, keep: Path | None = None) -> DemoResult:
             markup=False,
         )
     return DemoResult(
-        statements=result[0],
-        edited=result[1],
-        alerts_sent=result[2],
+        statements=statements,
+        edited=edited,
+        alerts_sent=sent,
         webhooks_verified=verified,
         webhooks_received=len(receiver.received),
     )
 
 
-def _rounds(
-    console: Console, config: Config, db: Database, feeds: FeedServer
-) -> tuple[int, int, int]:
+def _rounds(console: Console, config: Config, db: Database, feeds: FeedServer) -> int:
+    """Poll three times as the feeds change; returns how many alerts were delivered."""
     upgrade(db)
     runtime = build_runtime(config, db)
     notifiers = {**build_notifiers(config), "console": ConsoleNotifier(console.file)}
@@ -158,10 +158,11 @@ def _rounds(
             sent += summary.delivery.sent
     finally:
         runtime.http.close()
-    return _report(console, config, db) + (sent,)
+    return sent
 
 
 def _report(console: Console, config: Config, db: Database) -> tuple[int, int]:
+    """Print what was captured and alerted; returns (statements, edited statements)."""
     tz = config.settings.tz
     with db.read() as session:
         statements = list_items(session, ItemFilters(limit=0))
@@ -175,7 +176,9 @@ def _report(console: Console, config: Config, db: Database) -> tuple[int, int]:
         for statement in edited:
             console.print(Heading(f"An edited statement (monitor items show {statement.id})"))
             console.print(
-                render_item(statement, kinds.get(statement.source_id), alerts_of(session, statement.id), tz)
+                render_item(
+                    statement, kinds.get(statement.source_id), alerts_of(session, statement.id), tz
+                )
             )
         return len(statements), len(edited)
 
@@ -194,4 +197,3 @@ def _alerts_table(alerts: list[Alert]) -> Table:
             str(alert.attempts),
         )
     return table
-

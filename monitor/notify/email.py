@@ -108,5 +108,9 @@ class EmailNotifier:
             )
         smtp = smtplib.SMTP(self.host, self.port, timeout=self._timeout)
         if self.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
+            try:
+                smtp.starttls(context=ssl.create_default_context())
+            except BaseException:
+                smtp.close()
+                raise
         return smtp

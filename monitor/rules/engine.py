@@ -90,4 +90,3 @@ class RuleSet:
     def evaluate(self, facts: StatementFacts) -> list[RuleMatch]:
         doc = analyze(facts.text)
         return [m for rule in self.rules if (m := rule.evaluate(facts, doc)) is not None]
-
