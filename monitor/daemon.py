@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from monitor.config import Config, Source
 from monitor.errors import MonitorError
@@ -123,8 +124,17 @@ def run_once(
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
 
 
-def run_forever(runtime: Runtime, notifiers: Mapping[str, Notifier], stop: threading.Event) -> None:
-    """Tick until ``stop`` is set; in-flight polls finish before it returns."""
+def run_forever(
+    runtime: Runtime,
+    notifiers: Mapping[str, Notifier],
+    stop: threading.Event,
+    heartbeat: Path | None = None,
+) -> None:
+    """Tick until ``stop`` is set; in-flight polls finish before it returns.
+
+    After every tick that reached the database, ``heartbeat`` (if given) is
+    touched, so a container health check can tell a live loop from a stuck one.
+    """
     sync_sources(runtime.db, runtime.config)
     log.info(
         "monitor running: %d enabled sources, %d rules, owner %s",
@@ -138,6 +148,8 @@ def run_forever(runtime: Runtime, notifiers: Mapping[str, Notifier], stop: threa
             delivery = deliver_due(runtime.db, notifiers, runtime.owner)
             if delivery.sent or delivery.failed:
                 log.info("alerts: %d sent, %d failed", delivery.sent, delivery.failed)
+            if heartbeat is not None:
+                heartbeat.touch()
         except MonitorError as exc:
             log.error("tick failed: %s", exc)
         except Exception:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -76,3 +78,63 @@ notifiers:
     for n in range(6):
         assert statuses[(f"site-{n}", "ok")] == 1
         assert statuses[(f"site-{n}", "skipped")] == 1
+
+
+def test_daemon_polls_alerts_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, database_url: str, feed_server: FeedServer, webhook_receiver: WebhookReceiver
+) -> None:
+    feed_server.serve("/kaabi.rss", rss_feed(rss_item("k1", "بيان", "إعلان الحرب على أمريكا")))
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        GAZETTEER
+        + f"""
+sources:
+  - id: kaabi-site
+    kind: rss
+    url: {feed_server.url("/kaabi.rss")}
+    leader: akram-kaabi
+    interval: 1h
+rules:
+  - id: war-on-us
+    match: '"إعلان الحرب" AND أمريكا'
+    notify: [hook]
+notifiers:
+  - id: hook
+    kind: webhook
+    url: {webhook_receiver.url("/hook")}
+""",
+        encoding="utf-8",
+    )
+    heartbeat = tmp_path / "heartbeat"
+    env = {**os.environ, "MONITOR_DATABASE_URL": database_url}
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--config",
+            str(config),
+            "run",
+            "--heartbeat",
+            str(heartbeat),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (webhook_receiver.received and heartbeat.exists()):
+            assert daemon.poll() is None, daemon.communicate()
+            assert time.monotonic() < deadline, "the daemon delivered nothing within 60 s"
+            time.sleep(0.2)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, err
+    assert "monitor stopped" in err
+    assert "source kaabi-site: ok http=200 new=1 edited=0 alerts=1" in err
+    assert len(webhook_receiver.received) == 1
+    assert feed_server.requests["/kaabi.rss"] == 1  # the next poll is an hour away

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from monitor.cli.context import database, load, out
+from monitor.config.summary import mask_url
 from monitor.store.migrate import upgrade as apply_migrations
-from monitor.store.session import mask_url
 
 app = typer.Typer(help="Database administration.", no_args_is_help=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -21,6 +22,13 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="Poll every enabled source once, deliver, exit.")
     ] = False,
+    heartbeat: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MONITOR_HEARTBEAT_FILE",
+            help="Touch this file after every healthy tick (for container health checks).",
+        ),
+    ] = None,
 ) -> None:
     config = load(ctx)
     db = database(config)
@@ -41,7 +49,7 @@ def run(
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        run_forever(runtime, notifiers, stop)
+        run_forever(runtime, notifiers, stop, heartbeat)
     finally:
         runtime.http.close()
         db.dispose()

@@ -36,10 +36,6 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def mask_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,132 @@
+"""The schema of sources.yaml (pydantic v2, frozen, unknown keys rejected) and the Config.
+
+Sections live in their own modules (schema_sources, schema_rules,
+schema_notifiers); this one holds settings, the gazetteer and the root.
+Cross-references (a rule's notifier that does not exist...) are checked by
+the loader, which knows the lines.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, field_validator
+
+import monitor
+from monitor.config.durations import Duration
+from monitor.config.schema_base import (
+    EmailAddress,
+    Id,
+    NonEmptyStr,
+    ProxyUrl,
+    StrictModel,
+    config_error,
+)
+from monitor.config.schema_notifiers import IMPLIED_CONSOLE, Notifier, Port
+from monitor.config.schema_rules import Rule, Stance
+from monitor.config.schema_sources import Source
+
+DEFAULT_USER_AGENT = f"monitor/{monitor.__version__} (statement monitor)"
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise config_error(
+            f"{name!r} is not a time zone (use an IANA name such as UTC or Asia/Baghdad)"
+        ) from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
+class Settings(StrictModel):
+    database_url: str | None = None  # None: the store's default; $MONITOR_DATABASE_URL wins
+    timezone: TimeZoneName = "UTC"  # for display only; everything is stored in UTC
+    default_interval: Duration = timedelta(minutes=5)
+    user_agent: NonEmptyStr = DEFAULT_USER_AGENT
+    proxy: ProxyUrl | None = None
+    health_port: Port | None = None  # None: no /healthz, /readyz, /metrics
+    http_timeout: Duration = timedelta(seconds=30)
+    max_response_bytes: int = Field(10_000_000, gt=0)
+    email_from: EmailAddress | None = None
+    email_reply_to: EmailAddress | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Organization(StrictModel):
+    id: Id
+    name: NonEmptyStr
+    aliases: list[NonEmptyStr] = Field(default_factory=list)
+
+
+class Leader(StrictModel):
+    id: Id
+    name: NonEmptyStr
+    # Every transliteration and Arabic form analysts expect to count as this leader.
+    aliases: list[NonEmptyStr] = Field(default_factory=list)
+    organization: str | None = None
+
+
+class ConfigDocument(StrictModel):
+    """Exactly the keys a sources.yaml may have at its top level."""
+
+    settings: Settings = Field(default_factory=Settings)
+    organizations: list[Organization] = Field(default_factory=list)
+    leaders: list[Leader] = Field(default_factory=list)
+    groups: dict[Id, Annotated[list[str], Field(min_length=1)]] = Field(default_factory=dict)
+    sources: list[Source] = Field(default_factory=list)
+    stances: dict[Id, Stance] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    notifiers: list[Notifier] = Field(default_factory=list)
+
+    @field_validator("notifiers")
+    @classmethod
+    def _imply_console(cls, notifiers: list[Notifier]) -> list[Notifier]:
+        # A rule's default `notify: [console]` must always resolve.
+        if any(notifier.id == IMPLIED_CONSOLE.id for notifier in notifiers):
+            return notifiers
+        return [*notifiers, IMPLIED_CONSOLE]
+
+
+class Config(ConfigDocument):
+    """A loaded, valid configuration: the document plus where it came from."""
+
+    path: Path | None = None
+
+    def leader(self, leader_id: str) -> Leader | None:
+        return next((leader for leader in self.leaders if leader.id == leader_id), None)
+
+    def organization(self, organization_id: str) -> Organization | None:
+        return next((org for org in self.organizations if org.id == organization_id), None)
+
+    def source(self, source_id: str) -> Source | None:
+        return next((source for source in self.sources if source.id == source_id), None)
+
+    def all_notifiers(self) -> list[Notifier]:
+        """Every notifier, the implied `console` included (it is in ``notifiers`` too)."""
+        return list(self.notifiers)
+
+    def notifier(self, notifier_id: str) -> Notifier | None:
+        return next((n for n in self.notifiers if n.id == notifier_id), None)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    def group_members(self, group_id: str) -> list[str]:
+        """The leader and organization ids of a group; empty for an unknown group."""
+        return list(self.groups.get(group_id, []))
+
+    def interval_of(self, source: Source) -> timedelta:
+        return source.interval or self.settings.default_interval
+
+    def enabled_sources(self) -> list[Source]:
+        return [source for source in self.sources if source.enabled]

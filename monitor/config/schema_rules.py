@@ -1,0 +1,90 @@
+"""The `stances:` and `rules:` sections.
+
+Query strings (`match`, cues, target terms) are only typed here; whether they
+parse is checked by the loader's reference phase with the real query parser.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from monitor.config.schema_base import Id, Language, NonEmptyStr, StrictModel, config_error
+
+Severity = Literal["low", "medium", "high"]
+
+
+class Cue(StrictModel):
+    """One cue of a stance: a query, and how much a hit counts (negative: counts against)."""
+
+    query: NonEmptyStr
+    weight: float = Field(1.0, ge=-5, le=5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string(cls, data: Any) -> Any:
+        # A cue is usually written as a bare query string; weight then defaults.
+        if isinstance(data, str):
+            return {"query": data}
+        if not isinstance(data, dict):
+            raise config_error(
+                f"expected a query, or {{query: ..., weight: ...}}, got {type(data).__name__}"
+            )
+        return data
+
+
+class Stance(StrictModel):
+    """What a stance rule can ask for: cue lexicons per language, and optionally a target."""
+
+    target_terms: dict[Language, list[NonEmptyStr]] | None = None
+    cues: dict[Language, list[Cue]] = Field(min_length=1)
+
+
+class StanceCondition(StrictModel):
+    label: str  # a key of `stances:`
+    min_score: float = Field(0.5, ge=0, le=1)
+    target: str | None = (
+        None  # a query naming whom the stance must be about; overrides target_terms
+    )
+
+
+class MentionsCondition(StrictModel):
+    """Exactly one form: ``{any: [ids]}``, ``{all: [ids]}`` or ``{group, at_least, omits}``."""
+
+    any: list[str] | None = Field(None, min_length=1)
+    all: list[str] | None = Field(None, min_length=1)
+    group: str | None = None
+    at_least: int = Field(1, ge=1)  # how many of the group must be mentioned
+    omits: str | None = None  # ...while this one is not
+
+    @model_validator(mode="after")
+    def _one_form(self) -> MentionsCondition:
+        forms = [name for name in ("any", "all", "group") if getattr(self, name) is not None]
+        if len(forms) != 1:
+            given = " and ".join(forms) if forms else "none of them"
+            raise config_error(f"give exactly one of 'any', 'all' or 'group' (got {given})")
+        group_only = [key for key in ("at_least", "omits") if key in self.model_fields_set]
+        if forms != ["group"] and group_only:
+            raise config_error(f"'{group_only[0]}' goes with 'group', not with '{forms[0]}'")
+        return self
+
+
+class Rule(StrictModel):
+    id: Id
+    match: NonEmptyStr | None = None  # a query of the keyword language
+    stance: StanceCondition | None = None
+    mentions: MentionsCondition | None = None
+    leaders: list[str] = Field(default_factory=list)
+    organizations: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    languages: list[Language] = Field(default_factory=list)
+    severity: Severity = "medium"
+    notify: list[str] = Field(default_factory=lambda: ["console"])
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> Rule:
+        if self.match is None and self.stance is None and self.mentions is None:
+            raise config_error("a rule needs at least one of 'match', 'stance' or 'mentions'")
+        return self
