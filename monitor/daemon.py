@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +21,12 @@ from monitor.config import Config, Source
 from monitor.errors import MonitorError
 from monitor.http import HttpClient, HttpSettings
 from monitor.notify.base import Notifier
-from monitor.notify.outbox import DeliveryReport, deliver_due
+from monitor.notify.outbox import DeliveryReport, deliver_all_due
 from monitor.pipeline import (
     PollReport,
     Runtime,
     claim_sources,
+    describe_error,
     new_owner_id,
     poll_source,
     record_failure,
@@ -69,7 +70,7 @@ def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
         except Exception:
             # The database itself is failing; the lease runs out and the poll is retried.
             log.exception("source %s: could not record the failure", source.id)
-            return PollReport(source.id, "error", error=f"{type(exc).__name__}: {exc}")
+            return PollReport(source.id, "error", error=describe_error(exc))
     _log_poll(report)
     return report
 
@@ -79,12 +80,13 @@ def _log_poll(report: PollReport) -> None:
         log.warning("source %s: error: %s (%.2fs)", report.source_id, report.error, report.seconds)
     else:
         log.info(
-            "source %s: %s http=%s new=%d edited=%d alerts=%d (%.2fs)",
+            "source %s: %s http=%s new=%d edited=%d deleted=%d alerts=%d (%.2fs)",
             report.source_id,
             report.status,
             report.http_status,
             report.new,
             report.edited,
+            report.deleted,
             report.alerts,
             report.seconds,
         )
@@ -98,29 +100,38 @@ class CycleSummary:
 
     @property
     def failed(self) -> bool:
-        return any(p.status == "error" for p in self.polls) or self.delivery.failed > 0
+        polls_failed = any(p.status == "error" for p in self.polls)
+        return polls_failed or self.delivery.failed > 0 or self.delivery.dead > 0
 
 
-def poll_sources(runtime: Runtime, *, due_only: bool) -> tuple[list[PollReport], list[str]]:
+def poll_sources(
+    runtime: Runtime, *, due_only: bool, stop: threading.Event | None = None
+) -> tuple[list[PollReport], list[str]]:
+    """Claim and poll sources a few at a time (as many as there are workers), so a
+    lease is only ever taken by a poll that starts right away."""
     enabled = {source.id: source for source in runtime.config.enabled_sources()}
-    claimed = claim_sources(runtime.db, runtime.owner, enabled, due_only=due_only)
-    skipped = [] if due_only else sorted(set(enabled) - set(claimed))
-    if not claimed:
-        return [], skipped
-    with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(claimed))) as pool:
-        reports = list(pool.map(lambda sid: guarded_poll(runtime, enabled[sid]), claimed))
+    remaining = dict(enabled)
+    reports: list[PollReport] = []
+    with ThreadPoolExecutor(max_workers=POLL_WORKERS) as pool:
+        while remaining and not (stop is not None and stop.is_set()):
+            claimed = claim_sources(
+                runtime.db, runtime.owner, remaining, due_only=due_only, limit=POLL_WORKERS
+            )
+            if not claimed:
+                break
+            for source_id in claimed:
+                del remaining[source_id]
+            reports.extend(pool.map(lambda sid: guarded_poll(runtime, enabled[sid]), claimed))
+    polled = {report.source_id for report in reports}
+    skipped = [] if due_only else sorted(set(enabled) - polled)
     return reports, skipped
 
 
-def run_once(
-    runtime: Runtime,
-    notifiers: Mapping[str, Notifier],
-    on_sent: Callable[..., None] | None = None,
-) -> CycleSummary:
+def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummary:
     """Poll every enabled source now, whatever its schedule, then deliver due alerts."""
     sync_sources(runtime.db, runtime.config)
     polls, skipped = poll_sources(runtime, due_only=False)
-    delivery = deliver_due(runtime.db, notifiers, runtime.owner, on_sent=on_sent)
+    delivery = deliver_all_due(runtime.db, notifiers, runtime.owner)
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
 
 
@@ -144,10 +155,15 @@ def run_forever(
     )
     while not stop.is_set():
         try:
-            poll_sources(runtime, due_only=True)
-            delivery = deliver_due(runtime.db, notifiers, runtime.owner)
-            if delivery.sent or delivery.failed:
-                log.info("alerts: %d sent, %d failed", delivery.sent, delivery.failed)
+            poll_sources(runtime, due_only=True, stop=stop)
+            delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, stop=stop)
+            if delivery.sent or delivery.failed or delivery.dead:
+                log.info(
+                    "alerts: %d sent, %d failed, %d dead",
+                    delivery.sent,
+                    delivery.failed,
+                    delivery.dead,
+                )
             if heartbeat is not None:
                 heartbeat.touch()
         except MonitorError as exc:

@@ -9,6 +9,7 @@
      │    └── TransportError     timeout, refused connection, TLS, proxy, too many redirects
      ├── ParseError              a fetched body is not what the source kind expects
      ├── DeliveryError           a notifier could not deliver an alert (retryable or not)
+     ├── StoreError              the database is unreachable, missing or not migrated
      └── NotFoundError           a CLI argument names a row that does not exist
 
 Foreign exceptions (httpx, feedparser, smtplib, SQLAlchemy) are translated at
@@ -92,6 +93,10 @@ class DeliveryError(MonitorError):
         self.retryable = retryable
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class StoreError(MonitorError):
+    """The database is unreachable, missing, or not at this version's schema."""
 
 
 class NotFoundError(MonitorError):

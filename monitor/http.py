@@ -8,6 +8,7 @@ buffered), and translates httpx's exceptions into monitor's tree.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,9 +23,16 @@ MAX_REDIRECTS = 5
 @dataclass(frozen=True)
 class HttpSettings:
     user_agent: str
-    timeout_seconds: float
+    timeout_seconds: float  # for each phase: connect, each read, ...
     max_response_bytes: int
     proxy: str | None = None
+    # For the whole exchange: a server trickling bytes never hits the per-read
+    # timeout, so without this one slow source could hold a worker for hours.
+    deadline_seconds: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_seconds or 4 * self.timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class HttpClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        deadline = time.monotonic() + self.settings.deadline
         try:
             with self._client(proxy).stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
@@ -104,7 +113,7 @@ class HttpClient:
                 if response.status_code >= 400:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     raise HTTPStatusError(url, response.status_code, retry_after)
-                return self._response(response, self._read_capped(response, url))
+                return self._response(response, self._read_capped(response, url, deadline))
         except httpx.TooManyRedirects as exc:
             raise TransportError(f"more than {MAX_REDIRECTS} redirects from {url}") from exc
         except httpx.TimeoutException as exc:
@@ -114,17 +123,22 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise TransportError(f"could not fetch {url}: {exc or type(exc).__name__}") from exc
 
-    def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+    def _read_capped(self, response: httpx.Response, url: str, deadline: float) -> bytes:
         limit = self.settings.max_response_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(url, limit)
         chunks: list[bytes] = []
         size = 0
+        # Decoded bytes are counted, so a gzip bomb hits the cap like any big body.
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limit:
                 raise ResponseTooLarge(url, limit)
+            if time.monotonic() > deadline:
+                raise TransportError(
+                    f"took longer than {self.settings.deadline:g}s fetching {url}; download aborted"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -1,4 +1,4 @@
-"""Posts to statements: each stored once, edits kept as versions, attributed.
+"""Posts to statements: each stored once, edits kept as versions, deletions noted.
 
 Runs inside the caller's write transaction. Safe against two processes
 ingesting the same posts at once: the insert is ``ON CONFLICT DO NOTHING`` on
@@ -9,16 +9,23 @@ so exactly one of them creates (or edits) a statement.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from monitor.sources.base import Post
+from monitor.sources.base import Post, RawResponse, Window
 from monitor.store.dialect import insert_ignoring_conflicts
+from monitor.store.models import RawResponse as RawResponseRow
 from monitor.store.models import Statement, StatementVersion
+
+MAX_EXTERNAL_ID = 500
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 @dataclass(frozen=True)
@@ -35,66 +42,179 @@ class Attribution:
 class IngestResult:
     new: list[Statement] = field(default_factory=list)
     edited: list[Statement] = field(default_factory=list)
+    restored: int = 0  # shown again after having been marked deleted
     unchanged: int = 0
+    versions: dict[int, int] = field(default_factory=dict)  # statement id -> version stored
 
     @property
     def changed(self) -> list[Statement]:
         return [*self.new, *self.edited]
 
 
+class Evidence:
+    """Stores a fetched body the first time a new or edited post needs it."""
+
+    def __init__(
+        self,
+        session: Session,
+        source_id: str,
+        responses: Sequence[RawResponse],
+        fetched_at: datetime,
+    ) -> None:
+        self._session = session
+        self._source_id = source_id
+        self._responses = responses
+        self._fetched_at = fetched_at
+        self._stored: dict[int, int] = {}
+
+    def id_for(self, post: Post) -> int | None:
+        index = post.response
+        if index is None or not 0 <= index < len(self._responses):
+            return None
+        if index not in self._stored:
+            response = self._responses[index]
+            row = RawResponseRow(
+                source_id=self._source_id,
+                url=response.url,
+                status=response.status,
+                content_type=response.content_type,
+                fetched_at=self._fetched_at,
+                size=len(response.body),
+                body=zlib.compress(response.body, 6),
+            )
+            self._session.add(row)
+            self._session.flush()
+            self._stored[index] = row.id
+        return self._stored[index]
+
+
 def content_hash(post: Post) -> str:
     return hashlib.sha256(f"{post.title or ''}\x00{post.text}".encode()).hexdigest()
 
 
+def storable_id(external_id: str) -> str:
+    """Ids past the column size are kept as their hash (stable, unique enough)."""
+    if len(external_id) <= MAX_EXTERNAL_ID:
+        return external_id
+    return "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
+
+
+def language_code(value: str | None) -> str | None:
+    """A 2-3 letter code, or None for what a feed writes instead (`Portuguese`, `en_US`)."""
+    if not value:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if _LANGUAGE.fullmatch(code) else None
+
+
+class _Known(NamedTuple):
+    content_hash: str
+    deleted: bool
+
+
 def ingest(
-    session: Session, attribution: Attribution, posts: Sequence[Post], fetched_at: datetime
+    session: Session,
+    attribution: Attribution,
+    posts: Sequence[Post],
+    fetched_at: datetime,
+    evidence: Evidence | None = None,
 ) -> IngestResult:
     result = IngestResult()
-    unique_posts = _last_of_each_id(posts)
-    known = _known_hashes(session, attribution.source_id, list(unique_posts))
+    unique_posts = {storable_id(post.external_id): post for post in posts}  # later entry wins
+    known = _known(session, attribution.source_id, list(unique_posts))
     for external_id, post in unique_posts.items():
         digest = content_hash(post)
-        if known.get(external_id) == digest:
+        seen = known.get(external_id)
+        if seen is not None and seen.deleted:
+            _restore(session, attribution.source_id, external_id)
+            result.restored += 1
+        if seen is not None and seen.content_hash == digest:
             result.unchanged += 1
             continue
-        if external_id not in known:
-            created = _insert_new(session, attribution, post, digest, fetched_at)
+        raw_id = evidence.id_for(post) if evidence else None
+        if seen is None:
+            created = _insert_new(
+                session, attribution, external_id, post, digest, fetched_at, raw_id
+            )
             if created is not None:
                 result.new.append(created)
+                result.versions[created.id] = 1
                 continue
-        edited = _apply_edit(session, attribution.source_id, post, digest, fetched_at)
+        edited = _apply_edit(
+            session, attribution.source_id, external_id, post, digest, fetched_at, raw_id
+        )
         if edited is None:
             result.unchanged += 1
         else:
             result.edited.append(edited)
+            result.versions[edited.id] = _latest_version(session, edited.id)
     return result
 
 
-def _last_of_each_id(posts: Sequence[Post]) -> dict[str, Post]:
-    # A feed listing one id twice is a publisher bug; the later entry wins.
-    return {post.external_id: post for post in posts}
-
-
-def _known_hashes(session: Session, source_id: str, external_ids: list[str]) -> dict[str, str]:
-    known: dict[str, str] = {}
-    for start in range(0, len(external_ids), 500):
-        chunk = external_ids[start : start + 500]
+def mark_deleted(
+    session: Session,
+    source_id: str,
+    windows: Iterable[Window],
+    seen_ids: Iterable[str],
+    now: datetime,
+) -> int:
+    """Mark stored posts inside a fully seen window but absent from it as deleted."""
+    seen = {storable_id(external_id) for external_id in seen_ids}
+    gone: list[int] = []
+    for window in windows:
         rows = session.execute(
-            select(Statement.external_id, Statement.content_hash).where(
-                Statement.source_id == source_id, Statement.external_id.in_(chunk)
+            select(Statement.id, Statement.external_id).where(
+                Statement.source_id == source_id,
+                Statement.sort_key.between(window.low, window.high),
+                Statement.deleted_at.is_(None),
             )
         )
-        known.update({row.external_id: row.content_hash for row in rows})
+        gone.extend(row.id for row in rows if row.external_id not in seen)
+    for start in range(0, len(gone), 500):
+        session.execute(
+            update(Statement)
+            .where(Statement.id.in_(gone[start : start + 500]))
+            .values(deleted_at=now)
+        )
+    return len(set(gone))
+
+
+def _known(session: Session, source_id: str, external_ids: list[str]) -> dict[str, _Known]:
+    known: dict[str, _Known] = {}
+    for start in range(0, len(external_ids), 500):
+        rows = session.execute(
+            select(Statement.external_id, Statement.content_hash, Statement.deleted_at).where(
+                Statement.source_id == source_id,
+                Statement.external_id.in_(external_ids[start : start + 500]),
+            )
+        )
+        known.update(
+            {row.external_id: _Known(row.content_hash, row.deleted_at is not None) for row in rows}
+        )
     return known
 
 
+def _restore(session: Session, source_id: str, external_id: str) -> None:
+    session.execute(
+        update(Statement)
+        .where(Statement.source_id == source_id, Statement.external_id == external_id)
+        .values(deleted_at=None)
+    )
+
+
 def _insert_new(
-    session: Session, attribution: Attribution, post: Post, digest: str, fetched_at: datetime
+    session: Session,
+    attribution: Attribution,
+    external_id: str,
+    post: Post,
+    digest: str,
+    fetched_at: datetime,
+    raw_id: int | None,
 ) -> Statement | None:
     """Insert the statement unless another transaction already did; None then."""
     values: dict[str, object] = {
         "source_id": attribution.source_id,
-        "external_id": post.external_id,
+        "external_id": external_id,
         "url": post.url,
         "author": post.author,
         "title": post.title,
@@ -105,9 +225,12 @@ def _insert_new(
         "updated_at": fetched_at,
         "text": post.text,
         "content_hash": digest,
-        "language": post.language or attribution.language,
+        # The operator's hint beats what a feed declares (many CMSs say en-us for all).
+        "language": attribution.language or language_code(post.language),
         "reply_to": post.reply_to,
         "forwarded_from": post.forwarded_from,
+        "quote_of": post.quote_of,
+        "sort_key": post.sort_key,
         "extra": dict(post.extra),
         "mentions": [],
         "stance": {},
@@ -128,37 +251,39 @@ def _insert_new(
             title=post.title,
             content_hash=digest,
             seen_at=fetched_at,
+            raw_response_id=raw_id,
         )
     )
     return session.get_one(Statement, new_id)
 
 
 def _apply_edit(
-    session: Session, source_id: str, post: Post, digest: str, fetched_at: datetime
+    session: Session,
+    source_id: str,
+    external_id: str,
+    post: Post,
+    digest: str,
+    fetched_at: datetime,
+    raw_id: int | None,
 ) -> Statement | None:
     """Record a changed text as a new version; None when nothing changed after all."""
     statement = session.execute(
         select(Statement)
-        .where(Statement.source_id == source_id, Statement.external_id == post.external_id)
+        .where(Statement.source_id == source_id, Statement.external_id == external_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
     if statement.content_hash == digest:
         return None  # another process recorded this very edit first
-    latest = session.execute(
-        select(StatementVersion.version)
-        .where(StatementVersion.statement_id == statement.id)
-        .order_by(StatementVersion.version.desc())
-        .limit(1)
-    ).scalar_one()
     session.add(
         StatementVersion(
             statement_id=statement.id,
-            version=latest + 1,
+            version=_latest_version(session, statement.id) + 1,
             text=post.text,
             title=post.title,
             content_hash=digest,
             seen_at=fetched_at,
+            raw_response_id=raw_id,
         )
     )
     statement.text = post.text
@@ -166,7 +291,16 @@ def _apply_edit(
     statement.content_hash = digest
     statement.edited = True
     statement.updated_at = fetched_at
-    if post.url:
-        statement.url = post.url
+    statement.url = post.url or statement.url
+    statement.extra = {**statement.extra, **post.extra}
     session.flush()
     return statement
+
+
+def _latest_version(session: Session, statement_id: int) -> int:
+    return session.execute(
+        select(StatementVersion.version)
+        .where(StatementVersion.statement_id == statement_id)
+        .order_by(StatementVersion.version.desc())
+        .limit(1)
+    ).scalar_one()

@@ -1,13 +1,15 @@
 """One poll of one source: fetch, parse, ingest, match, outbox — in that order.
 
 Fetching happens outside any transaction. Everything a poll changes (new
-statements, versions, matches, alerts, the source's validators and schedule,
-the fetch run) is written in ONE transaction, so a crash leaves either all of
-it or none of it.
+statements, versions, deletions, evidence, matches, alerts, the source's
+validators, cursor and schedule, the fetch run) is written in ONE
+transaction, so a crash leaves either all of it or none of it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import time
@@ -22,10 +24,10 @@ from sqlalchemy.orm import Session
 from monitor.config import Config, Source
 from monitor.errors import HTTPStatusError, MonitorError
 from monitor.http import HttpClient
-from monitor.ingest import Attribution, IngestResult, ingest
+from monitor.ingest import Attribution, Evidence, IngestResult, ingest, mark_deleted
 from monitor.notify.outbox import record_matches
 from monitor.rules.engine import RuleSet, StatementFacts
-from monitor.sources.base import FetchResult, Validators
+from monitor.sources.base import FetchResult, FetchState, Validators
 from monitor.sources.registry import build_adapter
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.models import FetchRun, SourceState, utcnow
@@ -33,6 +35,8 @@ from monitor.store.session import Database
 
 POLL_LEASE = timedelta(minutes=10)
 MAX_FAILURE_BACKOFF = timedelta(hours=6)
+# Keys that change when and how a source is scheduled or attributed, not what is fetched.
+_NOT_FETCH_KEYS = {"id", "leader", "organization", "interval", "language", "enabled"}
 
 
 def new_owner_id() -> str:
@@ -55,6 +59,7 @@ class PollReport:
     status: str  # ok | not_modified | error
     new: int = 0
     edited: int = 0
+    deleted: int = 0
     unchanged: int = 0
     alerts: int = 0
     http_status: int | None = None
@@ -62,23 +67,56 @@ class PollReport:
     seconds: float = 0.0
 
 
+def fetch_fingerprint(source: Source) -> str:
+    """Changes when what is fetched changes (kind, address, proxy, selectors...)."""
+    data = source.model_dump(mode="json", exclude=_NOT_FETCH_KEYS)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def sync_sources(db: Database, config: Config) -> None:
-    """Give every configured source a state row; removed sources keep theirs (history)."""
+    """Bring the sources' state in line with the config.
+
+    Every source gets a row (removed sources keep theirs: their statements
+    refer to it). A source whose address changed starts afresh: validators and
+    cursor of the old address would make the new one answer 304 or skip posts.
+    A shorter interval takes effect now, not after the old one runs out.
+    """
+    now = utcnow()
     with db.write() as session:
         for source in config.sources:
-            values = {"id": source.id, "kind": source.kind, "consecutive_failures": 0}
+            fingerprint = fetch_fingerprint(source)
+            values = {"id": source.id, "kind": source.kind, "config_hash": fingerprint}
             session.execute(insert_ignoring_conflicts(session, SourceState, values, ["id"]))
             session.execute(
                 update(SourceState)
-                .where(SourceState.id == source.id, SourceState.kind != source.kind)
-                .values(kind=source.kind)
+                .where(SourceState.id == source.id, SourceState.config_hash != fingerprint)
+                .values(
+                    kind=source.kind,
+                    config_hash=fingerprint,
+                    etag=None,
+                    last_modified=None,
+                    cursor=None,
+                    consecutive_failures=0,
+                    next_poll_at=now,
+                )
+            )
+            soonest = now + config.interval_of(source)
+            session.execute(
+                update(SourceState)
+                .where(SourceState.id == source.id, SourceState.next_poll_at > soonest)
+                .values(next_poll_at=soonest)
             )
 
 
 def claim_sources(
-    db: Database, owner: str, source_ids: Iterable[str], *, due_only: bool = True
+    db: Database,
+    owner: str,
+    source_ids: Iterable[str],
+    *,
+    due_only: bool = True,
+    limit: int | None = None,
 ) -> list[str]:
-    """Lease the given sources that no one else holds (and that are due, if asked)."""
+    """Lease up to ``limit`` of the given sources that no one else holds (and that are due)."""
     now = utcnow()
     ids = list(source_ids)
     if not ids:
@@ -90,11 +128,8 @@ def claim_sources(
         )
         if due_only:
             query = query.where(SourceState.next_poll_at <= now)
-        claimed = list(
-            session.scalars(
-                query.order_by(SourceState.next_poll_at).with_for_update(skip_locked=True)
-            )
-        )
+        query = query.order_by(SourceState.next_poll_at, SourceState.id).limit(limit)
+        claimed = list(session.scalars(query.with_for_update(skip_locked=True)))
         if claimed:
             session.execute(
                 update(SourceState)
@@ -122,22 +157,28 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
     clock = time.monotonic()
     with runtime.db.read() as session:
         state = session.get_one(SourceState, source.id)
-        validators = Validators(state.etag, state.last_modified)
+        fetch_state = FetchState(Validators(state.etag, state.last_modified), state.cursor or {})
     try:
-        fetched = build_adapter(source).fetch(runtime.http, validators)
+        fetched = build_adapter(source).fetch(runtime.http, fetch_state)
     except MonitorError as exc:
         return record_failure(runtime, source, started_at, clock, exc)
     with runtime.db.write() as session:
-        result = ingest(session, attribution_of(runtime.config, source), fetched.posts, started_at)
+        evidence = Evidence(session, source.id, fetched.responses, started_at)
+        result = ingest(
+            session, attribution_of(runtime.config, source), fetched.posts, started_at, evidence
+        )
+        seen = [post.external_id for post in fetched.posts]
+        deleted = mark_deleted(session, source.id, fetched.windows, seen, started_at)
         alerts = _match_changed(session, runtime, result, started_at)
         state = session.get_one(SourceState, source.id, with_for_update=True)
         _schedule_success(state, fetched, runtime.config.interval_of(source), runtime.owner)
-        session.add(_fetch_run(source.id, started_at, fetched, result))
+        session.add(_fetch_run(source.id, started_at, fetched, result, deleted))
     return PollReport(
         source_id=source.id,
         status="not_modified" if fetched.not_modified else "ok",
         new=len(result.new),
         edited=len(result.edited),
+        deleted=deleted,
         unchanged=result.unchanged,
         alerts=alerts,
         http_status=fetched.http_status,
@@ -146,6 +187,8 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
 
 
 def _match_changed(session: Session, runtime: Runtime, result: IngestResult, now: datetime) -> int:
+    max_age = runtime.config.settings.alert_max_age
+    new_ids = {statement.id for statement in result.new}
     alerts = 0
     for statement in result.changed:
         facts = StatementFacts(
@@ -156,8 +199,12 @@ def _match_changed(session: Session, runtime: Runtime, result: IngestResult, now
             language=statement.language,
         )
         matches = runtime.rules.evaluate(facts)
-        if matches:
-            alerts += record_matches(session, statement, matches, now)
+        if not matches:
+            continue
+        # Backlog (a new source's archive) is matched for the record, not alerted.
+        backlog = statement.id in new_ids and now - statement.published_at > max_age
+        version = result.versions[statement.id]
+        alerts += record_matches(session, statement, version, matches, now, alert=not backlog)
     return alerts
 
 
@@ -167,6 +214,8 @@ def _schedule_success(
     now = utcnow()
     state.etag = fetched.validators.etag
     state.last_modified = fetched.validators.last_modified
+    if fetched.cursor is not None:
+        state.cursor = dict(fetched.cursor)
     state.last_attempt_at = now
     state.last_success_at = now
     state.consecutive_failures = 0
@@ -181,7 +230,11 @@ def _release(state: SourceState, owner: str) -> None:
 
 
 def _fetch_run(
-    source_id: str, started_at: datetime, fetched: FetchResult, result: IngestResult
+    source_id: str,
+    started_at: datetime,
+    fetched: FetchResult,
+    result: IngestResult,
+    deleted: int,
 ) -> FetchRun:
     return FetchRun(
         source_id=source_id,
@@ -193,12 +246,27 @@ def _fetch_run(
         posts_seen=len(fetched.posts),
         new_count=len(result.new),
         updated_count=len(result.edited),
+        deleted_count=deleted,
     )
 
 
-def failure_backoff(interval: timedelta, failures: int) -> timedelta:
-    delay: timedelta = interval * 2 ** max(failures - 1, 0)
-    return min(delay, max(MAX_FAILURE_BACKOFF, interval))
+def failure_backoff(
+    interval: timedelta, failures: int, retry_after: float | None = None
+) -> timedelta:
+    """interval, 2x, 4x ... capped at 6 hours (or the interval, if longer)."""
+    cap = max(MAX_FAILURE_BACKOFF, interval)
+    # The exponent is capped before multiplying: 2**40 intervals overflow timedelta.
+    delay: timedelta = min(interval * 2 ** min(max(failures - 1, 0), 20), cap)
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=min(retry_after, cap.total_seconds())))
+    return delay
+
+
+def describe_error(error: Exception, limit: int = 1000) -> str:
+    """One line for logs and `last_error`: ours as they are, foreign ones with their type."""
+    text = str(error) if isinstance(error, MonitorError) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def record_failure(
@@ -206,17 +274,19 @@ def record_failure(
 ) -> PollReport:
     """Note the error on the source and in a fetch run, and back off exponentially."""
     http_status = error.status if isinstance(error, HTTPStatusError) else None
+    retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+    message = describe_error(error)
     now = utcnow()
     with runtime.db.write() as session:
         state = session.get_one(SourceState, source.id, with_for_update=True)
         state.consecutive_failures += 1
         state.last_attempt_at = now
-        state.last_error = str(error)
+        state.last_error = message
         state.last_error_at = now
-        delay = failure_backoff(runtime.config.interval_of(source), state.consecutive_failures)
-        if isinstance(error, HTTPStatusError) and error.retry_after is not None:
-            delay = max(delay, timedelta(seconds=error.retry_after))
-        state.next_poll_at = now + delay
+        interval = runtime.config.interval_of(source)
+        state.next_poll_at = now + failure_backoff(
+            interval, state.consecutive_failures, retry_after
+        )
         _release(state, runtime.owner)
         session.add(
             FetchRun(
@@ -225,13 +295,13 @@ def record_failure(
                 finished_at=now,
                 status="error",
                 http_status=http_status,
-                error=str(error),
+                error=message,
             )
         )
     return PollReport(
         source_id=source.id,
         status="error",
         http_status=http_status,
-        error=str(error),
+        error=message,
         seconds=time.monotonic() - clock,
     )

@@ -28,13 +28,18 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "MONITOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("MONITOR_TEST_REQUIRE_POSTGRES") == "1"
+REQUIRE_FIXTURES = os.environ.get("MONITOR_TEST_REQUIRE_FIXTURES") == "1"
 
 
 def real_fixture(relative: str) -> Path:
-    """A capture from ../shared/fixtures/real, or a skip that says why."""
+    """A capture from ../shared/fixtures/real, or a skip that says why
+    (a failure where MONITOR_TEST_REQUIRE_FIXTURES=1, as in CI)."""
     path = REAL_FIXTURES / relative
     if not path.exists():
-        pytest.skip(f"real fixture {relative} not found: {REAL_FIXTURES} is absent")
+        message = f"real fixture {relative} not found: {REAL_FIXTURES} is absent"
+        if REQUIRE_FIXTURES:
+            pytest.fail(message)
+        pytest.skip(message)
     return path
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from monitor.cli.app import app
 from monitor.demo.server import FeedServer
 from monitor.store.migrate import head_revision
-from tests.helpers import GAZETTEER, rss_feed, rss_item
+from tests.helpers import GAZETTEER, free_port, rss_feed, rss_item
 
 REPO = Path(__file__).resolve().parents[1]
 ITEM_KEYS = {
@@ -67,7 +67,7 @@ def polled(
     env = {"MONITOR_DATABASE_URL": database_url}
     code, out, _ = invoke(["--config", str(config), "run", "--once"], env)
     assert code == 0, out
-    assert "1 sources polled, 2 new statements, 0 edited, 2 alerts created" in out
+    assert "1 sources polled, 2 new statements, 0 edited, 0 deleted, 2 alerts created" in out
     assert "alerts delivered: 2 sent, 0 failed" in out
     return config, env
 
@@ -295,3 +295,83 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert "ALERT [high] rule=war-on-us" in out
     assert "Round 3: nothing changed" in out
     assert (tmp_path / "demo.db").exists()
+
+
+def test_source_text_is_never_read_as_markup(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    tricky = rss_item("k9", "Update [/i] [link=https://evil.example]click[/link]", "نص", 0)
+    feed_server.serve("/kaabi.rss", rss_feed(tricky))
+    config = write_config(tmp_path, feed_server)
+    env = {"MONITOR_DATABASE_URL": database_url, "COLUMNS": "200"}
+    assert invoke(["--config", str(config), "run", "--once"], env)[0] == 0
+    code, out, _ = invoke(["--config", str(config), "items", "list"], env)
+    assert code == 0
+    assert "Update [/i] [link=https://evil.example]click[/link]" in out
+
+
+def test_review_commands_need_an_existing_database(tmp_path: Path) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text("{}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "items", "list"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "MONITOR_DATABASE_URL"},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no database at monitor.db: run `monitor run --once` or `monitor db upgrade` "
+        "first (or set MONITOR_DATABASE_URL)"
+    )
+    assert not (tmp_path / "monitor.db").exists()
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text("{}\n", encoding="utf-8")
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MONITOR_DATABASE_URL": url},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: database: connection failed:")
+    assert "Traceback" not in result.stderr
+
+
+def test_replicas_upgrading_a_new_postgres_database_together(postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(
+        make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"monitor_migrate_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        env = {**os.environ, "MONITOR_DATABASE_URL": url}
+        command = [sys.executable, "-m", "monitor", "--config", os.devnull, "db", "upgrade"]
+        processes = [
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        outputs = [process.communicate(timeout=60) for process in processes]
+        assert [p.returncode for p in processes] == [0, 0, 0], outputs
+        lines = sorted(out.strip().split(": ", 1)[1] for out, _ in outputs)
+        head = head_revision()
+        assert lines == [f"already at revision {head}"] * 2 + [f"upgraded from empty to {head}"]
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

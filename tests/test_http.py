@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -79,3 +82,37 @@ def test_refused_connection_is_a_transport_error() -> None:
 def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
     now = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     assert parse_retry_after(header, now) == seconds
+
+
+def test_a_trickling_server_hits_the_overall_deadline() -> None:
+    """Each read arrives within the timeout, but the whole body never would."""
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    started = time.monotonic()
+    try:
+        with (
+            client(timeout_seconds=1.0, deadline_seconds=1.0) as http,
+            pytest.raises(TransportError) as caught,
+        ):
+            http.get(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value) == f"took longer than 1s fetching {url}; download aborted"
+    assert time.monotonic() - started < 3

@@ -262,3 +262,131 @@ def test_not_a_feed_is_a_parse_error(db: Database, feed_server: FeedServer) -> N
     report = poll_source(runtime_for(config, db), config.sources[0])
     assert report.status == "error"
     assert report.error is not None and report.error.startswith("not an RSS or Atom feed")
+
+
+def _items(*specs: tuple[str, str, int]) -> bytes:
+    return rss_feed(*(rss_item(guid, "بيان", text, minutes) for guid, text, minutes in specs))
+
+
+def _deleted(db: Database) -> dict[str, bool]:
+    with db.read() as session:
+        rows = session.execute(select(Statement.external_id, Statement.deleted_at))
+        return {row.external_id: row.deleted_at is not None for row in rows}
+
+
+def test_entry_missing_inside_a_chronological_window_is_deleted_then_restored(
+    db: Database, feed_server: FeedServer
+) -> None:
+    newest_first = [("c", "ثالث", 30), ("b", "ثان", 20), ("a", "أول", 10)]
+    feed_server.serve("/kaabi.rss", _items(*newest_first))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    assert poll_source(runtime, config.sources[0]).new == 3
+
+    feed_server.serve("/kaabi.rss", _items(newest_first[0], newest_first[2]))
+    report = poll_source(runtime, config.sources[0])
+    assert (report.deleted, report.new, report.edited) == (1, 0, 0)
+    assert _deleted(db) == {"a": False, "b": True, "c": False}
+    with db.read() as session:
+        b = session.scalars(select(Statement).where(Statement.external_id == "b")).one()
+        assert b.text == "بيان\n\nثان"  # the stored text stays
+        run = session.scalars(select(FetchRun).order_by(FetchRun.id.desc())).first()
+        assert run is not None and run.deleted_count == 1
+
+    # Older entries falling off the end of the feed are not deletions.
+    feed_server.serve("/kaabi.rss", _items(("d", "رابع", 40), newest_first[0]))
+    assert poll_source(runtime, config.sources[0]).deleted == 0
+    assert _deleted(db) == {"a": False, "b": True, "c": False, "d": False}
+
+    # A post that comes back is no longer deleted.
+    feed_server.serve("/kaabi.rss", _items(("d", "رابع", 40), *newest_first))
+    poll_source(runtime, config.sources[0])
+    assert _deleted(db) == {"a": False, "b": False, "c": False, "d": False}
+
+
+def test_a_curated_feed_tells_nothing_about_deletions(
+    db: Database, feed_server: FeedServer
+) -> None:
+    curated = [("b", "ثان", 20), ("c", "ثالث", 30), ("a", "أول", 10)]  # not newest first
+    feed_server.serve("/kaabi.rss", _items(*curated))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    poll_source(runtime, config.sources[0])
+    # Ordered this time, by chance: one ordered listing is not enough to trust.
+    feed_server.serve("/kaabi.rss", _items(curated[1], curated[2]))
+    assert poll_source(runtime, config.sources[0]).deleted == 0
+    feed_server.serve("/kaabi.rss", _items(curated[2], curated[0]))  # unordered again
+    assert poll_source(runtime, config.sources[0]).deleted == 0
+    assert not any(_deleted(db).values())
+
+
+def test_each_version_keeps_the_response_it_came_from(
+    db: Database, feed_server: FeedServer
+) -> None:
+    import zlib
+
+    from monitor.store.models import RawResponse
+
+    body = rss_feed(WAR)
+    feed_server.serve("/kaabi.rss", body)
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    poll_source(runtime, config.sources[0])
+    with db.read() as session:
+        version = session.scalars(select(StatementVersion)).one()
+        raw = session.get_one(RawResponse, version.raw_response_id)
+        assert zlib.decompress(raw.body) == body
+        assert (raw.url, raw.status, raw.size) == (feed_server.url("/kaabi.rss"), 200, len(body))
+
+
+def test_backlog_is_matched_but_not_alerted(db: Database, feed_server: FeedServer) -> None:
+    # BASE_TIME is days before "now": a new source's archive.
+    feed_server.serve("/kaabi.rss", rss_feed(WAR))
+    config = config_for(
+        kaabi_source(feed_server.url("/kaabi.rss")), RULES, "settings: {alert_max_age: 1h}"
+    )
+    report = poll_source(runtime_for(config, db), config.sources[0])
+    assert (report.new, report.alerts) == (1, 0)
+    assert count(db, Match) == 1
+    assert count(db, Alert) == 0
+
+
+def test_changing_a_source_address_drops_its_validators(
+    db: Database, feed_server: FeedServer
+) -> None:
+    feed_server.serve("/old.rss", rss_feed(WAR))
+    feed_server.serve("/new.rss", rss_feed(WAR, CONDOLENCE))
+    old = config_for(kaabi_source(feed_server.url("/old.rss")), RULES)
+    poll_source(runtime_for(old, db), old.sources[0])
+    with db.read() as session:
+        assert session.get_one(SourceState, "kaabi-site").etag is not None
+
+    new = config_for(kaabi_source(feed_server.url("/new.rss")), RULES)
+    report = poll_source(runtime_for(new, db), new.sources[0])
+    assert "If-None-Match" not in feed_server.last_headers["/new.rss"]
+    assert (report.status, report.new) == ("ok", 1)
+
+
+def test_a_shorter_interval_takes_effect_at_once(db: Database, feed_server: FeedServer) -> None:
+    feed_server.serve("/kaabi.rss", rss_feed(WAR))
+    daily = config_for(kaabi_source(feed_server.url("/kaabi.rss")) + "    interval: 1d\n", RULES)
+    poll_source(runtime_for(daily, db), daily.sources[0])
+    minutely = config_for(kaabi_source(feed_server.url("/kaabi.rss")) + "    interval: 1m\n", RULES)
+    runtime_for(minutely, db)  # syncs the sources
+    with db.read() as session:
+        next_poll = session.get_one(SourceState, "kaabi-site").next_poll_at
+    assert next_poll <= datetime.now(UTC) + timedelta(minutes=1)
+
+
+def test_backoff_never_overflows() -> None:
+    from monitor.notify.outbox import retry_delay
+    from monitor.pipeline import failure_backoff
+
+    assert failure_backoff(timedelta(minutes=5), 1) == timedelta(minutes=5)
+    assert failure_backoff(timedelta(minutes=5), 3) == timedelta(minutes=20)
+    assert failure_backoff(timedelta(minutes=5), 10_000) == timedelta(hours=6)
+    assert failure_backoff(timedelta(days=1), 10_000) == timedelta(days=1)
+    assert failure_backoff(timedelta(minutes=5), 1, retry_after=1e18) == timedelta(hours=6)
+    assert retry_delay(1) == timedelta(seconds=30)
+    assert retry_delay(10_000) == timedelta(hours=1)
+    assert retry_delay(1, retry_after=1e18) == timedelta(hours=1)

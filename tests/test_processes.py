@@ -135,6 +135,6 @@ notifiers:
         daemon.kill()
     assert daemon.returncode == 0, err
     assert "monitor stopped" in err
-    assert "source kaabi-site: ok http=200 new=1 edited=0 alerts=1" in err
+    assert "source kaabi-site: ok http=200 new=1 edited=0 deleted=0 alerts=1" in err
     assert len(webhook_receiver.received) == 1
     assert feed_server.requests["/kaabi.rss"] == 1  # the next poll is an hour away

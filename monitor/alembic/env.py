@@ -8,10 +8,17 @@ $MONITOR_DATABASE_URL instead.
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from monitor.store.models import Base
+from monitor.store.models import Base, UTCDateTime
 from monitor.store.session import resolve_database_url
 
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    # Migrations must not import the models' types: they change, migrations must not.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _run(connection: Connection) -> None:
@@ -20,6 +27,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

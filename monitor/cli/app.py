@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from monitor import __version__
 from monitor.cli import check, db, demo, items, run
@@ -62,6 +63,8 @@ def root(
     )
     # httpx logs every request at INFO: too chatty for a daemon polling hundreds of sources.
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # Alembic narrates every connection; `db upgrade` prints its own one-line result.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 app.command("check", help="Validate the config; exit 0, or 2 with the errors.")(check.check)
@@ -76,4 +79,9 @@ def main() -> None:
         app()
     except MonitorError as exc:
         err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except DBAPIError as exc:
+        # Translated at the edge: the analyst needs the server's words, not a traceback.
+        reason = " ".join(str(exc.orig).split()) if exc.orig else type(exc).__name__
+        err.print(f"error: database: {reason}", markup=False)
         sys.exit(1)

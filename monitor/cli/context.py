@@ -8,9 +8,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from monitor.config import Config, load_config, resolve_config_path
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
+from monitor.store.migrate import require_schema
 from monitor.store.session import Database, open_database, resolve_database_url
 
 EXIT_CONFIG = 2
@@ -40,5 +42,17 @@ def load(ctx: typer.Context) -> Config:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def database(config: Config) -> Database:
-    return open_database(resolve_database_url(config.settings.database_url))
+def database(config: Config, *, reading: bool = False) -> Database:
+    """The configured database; ``reading``: it must exist and be migrated already."""
+    url = resolve_database_url(config.settings.database_url)
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if reading and file and file != ":memory:" and not Path(file).exists():
+        raise StoreError(
+            f"no database at {file}: run `monitor run --once` or "
+            "`monitor db upgrade` first (or set MONITOR_DATABASE_URL)"
+        )
+    db = open_database(url)
+    if reading:
+        require_schema(db)
+    return db

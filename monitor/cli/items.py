@@ -70,7 +70,7 @@ def list_command(
         lang=lang,
         limit=limit,
     )
-    db = database(config)
+    db = database(config, reading=True)
     try:
         with db.read() as session:
             statements = list_items(session, filters)
@@ -118,7 +118,8 @@ def items_table(
         )
     table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=text_width)
     for row, statement in zip(rows, statements, strict=True):
-        table.add_row(*row, first_line(statement.text, text_width))
+        # Text cells: what a source wrote is never read as rich markup.
+        table.add_row(*(Text(cell) for cell in row), Text(first_line(statement.text, text_width)))
     return table
 
 
@@ -129,7 +130,7 @@ def show_command(
     as_json: options.Json = False,
 ) -> None:
     config = load(ctx)
-    db = database(config)
+    db = database(config, reading=True)
     try:
         with db.read() as session:
             statement = get_item(session, item_id)

@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli.context import database, load, out
 from monitor.daemon import CycleSummary, build_runtime, run_forever, run_once
-from monitor.notify.registry import build_notifiers
+from monitor.notify.registry import build_notifiers, close_notifiers
 from monitor.store.migrate import upgrade
 
 
@@ -30,6 +31,14 @@ def run(
         ),
     ] = None,
 ) -> None:
+    stop = threading.Event()
+    if not once:
+        # First thing: as PID 1 in a container, a SIGTERM during start-up must count.
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
     config = load(ctx)
     db = database(config)
     upgrade(db)
@@ -42,41 +51,42 @@ def run(
             if summary.failed:
                 raise typer.Exit(1)
             return
-        stop = threading.Event()
-
-        def _stop(signum: int, _frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
         run_forever(runtime, notifiers, stop, heartbeat)
     finally:
+        close_notifiers(notifiers)
         runtime.http.close()
         db.dispose()
 
 
 def print_summary(summary: CycleSummary) -> None:
     table = Table(title="Poll", title_justify="left")
-    for column in ("source", "status", "http", "new", "edited", "alerts", "error"):
+    for column in ("source", "status", "http", "new", "edited", "deleted", "alerts", "error"):
         table.add_column(column, overflow="fold")
     for poll in sorted(summary.polls, key=lambda p: p.source_id):
-        table.add_row(
+        cells = (
             poll.source_id,
             poll.status,
             str(poll.http_status or "-"),
             str(poll.new),
             str(poll.edited),
+            str(poll.deleted),
             str(poll.alerts),
             poll.error or "",
         )
+        # Text cells: error messages quote servers and must not be read as markup.
+        table.add_row(*(Text(cell) for cell in cells))
     for source_id in summary.skipped:
-        table.add_row(source_id, "skipped", "-", "-", "-", "-", "leased by another process")
+        table.add_row(
+            Text(source_id), "skipped", "-", "-", "-", "-", "-", "leased by another process"
+        )
     out.print(table)
     totals = (
         f"{len(summary.polls)} sources polled, "
         f"{sum(p.new for p in summary.polls)} new statements, "
         f"{sum(p.edited for p in summary.polls)} edited, "
+        f"{sum(p.deleted for p in summary.polls)} deleted, "
         f"{sum(p.alerts for p in summary.polls)} alerts created; "
         f"alerts delivered: {summary.delivery.sent} sent, {summary.delivery.failed} failed"
+        + (f", {summary.delivery.dead} dead" if summary.delivery.dead else "")
     )
     out.print(totals, markup=False)

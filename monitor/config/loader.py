@@ -58,6 +58,8 @@ def load_config_text(
     parsed, issues = read_yaml(text, filename)
     if parsed.data is None and issues:
         raise ConfigError(issues)  # a syntax error: there is nothing more to check
+    if parsed.data is None:
+        parsed = YamlDocument({}, parsed.lines)  # an empty file: every section is optional
     if not isinstance(parsed.data, dict):
         raise ConfigError([*issues, _not_a_mapping(filename, parsed)])
     interpolation = interpolate(parsed.data, os.environ if environ is None else environ)
@@ -84,7 +86,7 @@ def _validate(
 
 
 def _not_a_mapping(filename: str, parsed: YamlDocument) -> ConfigIssue:
-    what = "empty" if parsed.data is None else f"a {type(parsed.data).__name__}"
+    what = f"a {type(parsed.data).__name__}"
     return ConfigIssue(
         filename,
         parsed.line_of(()),

@@ -56,6 +56,9 @@ class Settings(StrictModel):
     max_response_bytes: int = Field(10_000_000, gt=0)
     email_from: EmailAddress | None = None
     email_reply_to: EmailAddress | None = None
+    # A statement first seen longer than this after it was published (a new
+    # source's backlog, a late backfill) is stored and matched but not alerted.
+    alert_max_age: Duration = timedelta(days=2)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -56,7 +56,8 @@ def _checked(check: Callable[[str], str | None], message: str) -> AfterValidator
     return AfterValidator(validate)
 
 
-_ID = re.compile(r"[a-z0-9_-]+")
+# At most 100 characters: ids are stored in columns of that size.
+_ID = re.compile(r"[a-z0-9_-]{1,100}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
@@ -103,7 +104,8 @@ def _selector(value: str) -> str | None:
 
 
 Id = Annotated[
-    str, _checked(_id, "{value!r} is not a valid id (use lowercase letters, digits, - and _)")
+    str,
+    _checked(_id, "{value!r} is not a valid id (use up to 100 lowercase letters, digits, - and _)"),
 ]
 Language = Annotated[
     str, _checked(_language, "{value!r} is not a language code (use 2 or 3 letters: ar, en)")

@@ -26,8 +26,9 @@ from monitor.cli.run import print_summary
 from monitor.config import Config, load_config
 from monitor.daemon import build_runtime, run_once
 from monitor.demo.server import FeedServer, WebhookReceiver
+from monitor.errors import MonitorError
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.registry import build_notifiers
+from monitor.notify.registry import build_notifiers, close_notifiers
 from monitor.notify.webhook import sign
 from monitor.store.migrate import upgrade
 from monitor.store.models import Alert
@@ -99,8 +100,19 @@ def _verified(receiver: WebhookReceiver, secret: str) -> int:
 
 
 def run_demo(console: Console, keep: Path | None = None) -> DemoResult:
-    workdir = keep or Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    """Run the demo; with ``keep``, its database stays in that folder afterwards."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="monitor-demo-") as scratch:
+            return _run_demo(console, Path(scratch), keep=False)
+    if (keep / "demo.db").exists():
+        raise MonitorError(
+            f"{keep / 'demo.db'} exists from an earlier demo: give an empty folder to --keep"
+        )
+    keep.mkdir(parents=True, exist_ok=True)
+    return _run_demo(console, keep, keep=True)
+
+
+def _run_demo(console: Console, workdir: Path, *, keep: bool) -> DemoResult:
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     with FeedServer() as feeds, WebhookReceiver() as receiver:
         env = {
@@ -157,6 +169,7 @@ def _rounds(console: Console, config: Config, db: Database, feeds: FeedServer) -
             print_summary(summary)
             sent += summary.delivery.sent
     finally:
+        close_notifiers(notifiers)
         runtime.http.close()
     return sent
 

@@ -65,3 +65,6 @@ class Notifier(Protocol):
     kind: ClassVar[str]
 
     def deliver(self, message: AlertMessage) -> None: ...
+
+    def close(self) -> None:
+        """Release connections; the notifier is not used afterwards."""

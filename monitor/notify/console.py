@@ -28,6 +28,9 @@ class ConsoleNotifier:
         )
         stream.flush()
 
+    def close(self) -> None:
+        pass
+
 
 def _indent(text: str, limit: int = 400) -> str:
     if len(text) > limit:

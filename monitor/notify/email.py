@@ -73,7 +73,9 @@ class EmailNotifier:
             ),
         }
         mail = EmailMessage()
-        mail["Subject"] = f"[{message.severity.upper()}] {who}: rule {message.rule_id}"
+        # Header values from a source may hold line breaks: one line, or no mail at all.
+        subject = f"[{message.severity.upper()}] {who}: rule {message.rule_id}"
+        mail["Subject"] = " ".join(subject.split())
         mail["From"] = self.sender
         mail["To"] = ", ".join(self.to)
         if self._reply_to:
@@ -100,6 +102,9 @@ class EmailNotifier:
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {self.host}:{self.port} failed: {exc}") from exc
+
+    def close(self) -> None:
+        pass  # one SMTP connection per alert, closed after it
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "tls":

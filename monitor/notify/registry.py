@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from monitor.config import Config
 from monitor.config import ConsoleNotifier as ConsoleConfig
@@ -68,3 +68,8 @@ BUILDERS: dict[str, Callable[[Config, NotifierConfig], Notifier]] = {
 
 def build_notifiers(config: Config) -> dict[str, Notifier]:
     return {n.id: BUILDERS[n.kind](config, n) for n in config.notifiers}
+
+
+def close_notifiers(notifiers: Mapping[str, Notifier]) -> None:
+    for notifier in notifiers.values():
+        notifier.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import itertools
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -12,7 +14,15 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.http import HttpClient
-from monitor.sources.base import FetchResult, ParseContext, Post, Validators
+from monitor.sources.base import (
+    FetchResult,
+    FetchState,
+    ParseContext,
+    Post,
+    RawResponse,
+    Validators,
+    window_of,
+)
 from monitor.text.html import html_to_text, normalize_whitespace
 
 
@@ -23,7 +33,8 @@ class RssAdapter:
         self.url = url
         self.proxy = proxy
 
-    def fetch(self, http: HttpClient, validators: Validators) -> FetchResult:
+    def fetch(self, http: HttpClient, state: FetchState) -> FetchResult:
+        validators = state.validators
         response = http.get(
             self.url, etag=validators.etag, last_modified=validators.last_modified, proxy=self.proxy
         )
@@ -35,11 +46,18 @@ class RssAdapter:
             )
             return FetchResult(posts=[], validators=kept, not_modified=True, http_status=304)
         posts = self.parse(response.body, ParseContext(response.url, response.content_type))
+        ordered = newest_first(posts)
+        # One ordered listing can be chance; a feed ordered at two polls in a row
+        # is taken to list its newest entries, so a gap in it is a deletion.
+        window = window_of(posts) if ordered and state.cursor.get("newest_first") else None
         return FetchResult(
-            posts=posts,
+            posts=[replace(post, response=0) for post in posts],
             validators=Validators(response.etag, response.last_modified),
+            cursor={"newest_first": ordered},
+            windows=[window] if window else [],
             http_status=response.status,
             bytes_read=len(response.body),
+            responses=[RawResponse.of(response)],
         )
 
     @classmethod
@@ -52,6 +70,16 @@ class RssAdapter:
             raise ParseError(f"not an RSS or Atom feed: {_bozo_reason(feed)}")
         language = _primary_language(feed.feed.get("language"))
         return [_post_from_entry(entry, language) for entry in feed.entries]
+
+
+def newest_first(posts: list[Post]) -> bool:
+    """A feed listing its newest entries newest first covers the time between its
+    oldest and newest entry: a stored entry from that stretch that is missing was
+    deleted. A feed in another order (curated, "top stories") says nothing of the kind."""
+    keys = [post.sort_key for post in posts]
+    if len(keys) < 2 or None in keys:
+        return False
+    return all(a >= b for a, b in itertools.pairwise(keys))  # type: ignore[operator]
 
 
 def _bozo_reason(feed: Any) -> str:
@@ -70,6 +98,7 @@ def _primary_language(value: str | None) -> str | None:
 def _post_from_entry(entry: Any, feed_language: str | None) -> Post:
     title = normalize_whitespace(html_to_text(entry.get("title", "")))
     body = _entry_body(entry)
+    published_at = _entry_time(entry)
     link = entry.get("link") or ""
     # feedparser falls back to the entry id for the link; a tag: URI is not a link.
     url = link if link.startswith(("http://", "https://")) else None
@@ -79,8 +108,9 @@ def _post_from_entry(entry: Any, feed_language: str | None) -> Post:
         url=url,
         title=title or None,
         author=entry.get("author") or None,
-        published_at=_entry_time(entry),
+        published_at=published_at,
         language=_primary_language(entry.get("language")) or feed_language,
+        sort_key=int(published_at.timestamp() * 1000) if published_at else None,
     )
 
 

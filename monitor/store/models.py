@@ -11,11 +11,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -92,6 +94,9 @@ class SourceState(Base):
     next_poll_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+    # What the poll depends on in the config (kind, address, proxy): when it
+    # changes, validators and cursor belong to another address and are dropped.
+    config_hash: Mapped[str | None] = mapped_column(String(64))
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     cursor: Mapped[dict[str, Any] | None]
@@ -110,6 +115,7 @@ class Statement(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id"),
         Index("ix_statements_published_at_id", "published_at", "id"),
+        Index("ix_statements_source_id_sort_key", "source_id", "sort_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -130,6 +136,8 @@ class Statement(Base):
     deleted_at: Mapped[datetime | None]
     reply_to: Mapped[str | None] = mapped_column(Text)
     forwarded_from: Mapped[str | None] = mapped_column(Text)
+    quote_of: Mapped[str | None] = mapped_column(Text)
+    sort_key: Mapped[int | None] = mapped_column(BigInteger)
     mentions: Mapped[list[Any]] = mapped_column(default=list)
     stance: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -156,6 +164,10 @@ class StatementVersion(Base):
     title: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The fetched body this version was read from (evidence); pruned after retention.
+    raw_response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("raw_responses.id", ondelete="SET NULL"), index=True
+    )
 
     statement: Mapped[Statement] = relationship(back_populates="versions")
 
@@ -172,6 +184,8 @@ class Match(Base):
         ForeignKey("statements.id", ondelete="CASCADE"), index=True
     )
     severity: Mapped[str] = mapped_column(String(10))
+    # The version of the statement that matched: evidence spans index its text.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -227,3 +241,19 @@ class FetchRun(Base):
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
     deleted_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RawResponse(Base):
+    """A fetched body kept (zlib-compressed) as evidence for the posts it produced."""
+
+    __tablename__ = "raw_responses"
+    __table_args__ = (Index("ix_raw_responses_fetched_at", "fetched_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime]
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)

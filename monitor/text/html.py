@@ -8,6 +8,9 @@ from bs4 import BeautifulSoup
 
 _BLOCK_TAGS = ("p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# C0 and C1 control characters other than tab and newline: a feed can carry
+# terminal escape sequences, which must never reach an analyst's terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -26,5 +29,6 @@ def html_to_text(fragment: str) -> str:
 
 
 def normalize_whitespace(text: str) -> str:
+    text = _CONTROLS.sub("", text.replace("\r\n", "\n"))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
