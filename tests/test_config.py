@@ -862,8 +862,8 @@ def test_unclosed_quote_points_at_where_it_opened() -> None:
 @pytest.mark.parametrize(("text", "what"), [("- a\n- b\n", "a list"), ("just text\n", "a str")])
 def test_top_level_must_be_a_mapping(text: str, what: str) -> None:
     assert errors(text) == [
-        f"sources.yaml:1: the top level must be a mapping of sections (settings, organizations, leaders, "
-        f"groups, sources, stances, rules, notifiers); this file is {what}"
+        "sources.yaml:1: the top level must be a mapping of sections (settings, organizations, "
+        f"leaders, groups, sources, stances, rules, notifiers); this file is {what}"
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -110,3 +111,11 @@ def test_unreachable_smtp_server_is_a_retryable_delivery_error() -> None:
         notifier(port).deliver(MESSAGE)
     assert caught.value.retryable
     assert str(caught.value).startswith(f"SMTP 127.0.0.1:{port} failed:")
+
+
+def test_line_breaks_from_a_source_never_reach_a_header(smtp: tuple[_Inbox, int]) -> None:
+    inbox, port = smtp
+    statement = replace(MESSAGE.statement, leader=None, author="Media Office\n of the Resistance")
+    notifier(port).deliver(replace(MESSAGE, statement=statement))
+    [mail] = inbox.messages
+    assert mail["Subject"] == "[HIGH] Media Office of the Resistance: rule war-on-us"
