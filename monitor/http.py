@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -99,15 +100,19 @@ class HttpClient:
         etag: str | None = None,
         last_modified: str | None = None,
         proxy: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        headers = {}
+        """GET ``url`` (with ``params`` added to its query); 2xx and 304 return,
+        anything else raises HTTPStatusError, and transport trouble TransportError."""
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         deadline = time.monotonic() + self.settings.deadline
         try:
-            with self._client(proxy).stream("GET", url, headers=headers) as response:
+            with self._client(proxy).stream("GET", url, headers=headers, params=params) as response:
                 if response.status_code == 304:
                     return self._response(response, b"")
                 if response.status_code >= 400:

@@ -36,7 +36,15 @@ from monitor.store.session import Database
 POLL_LEASE = timedelta(minutes=10)
 MAX_FAILURE_BACKOFF = timedelta(hours=6)
 # Keys that change when and how a source is scheduled or attributed, not what is fetched.
-_NOT_FETCH_KEYS = {"id", "leader", "organization", "interval", "language", "enabled"}
+_NOT_FETCH_KEYS = {
+    "id",
+    "leader",
+    "organization",
+    "interval",
+    "language",
+    "enabled",
+    "detect_deletions",
+}
 
 
 def new_owner_id() -> str:
@@ -168,7 +176,8 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
             session, attribution_of(runtime.config, source), fetched.posts, started_at, evidence
         )
         seen = [post.external_id for post in fetched.posts]
-        deleted = mark_deleted(session, source.id, fetched.windows, seen, started_at)
+        windows = fetched.windows if source.detect_deletions else ()
+        deleted = mark_deleted(session, source.id, windows, seen, started_at)
         alerts = _match_changed(session, runtime, result, started_at)
         state = session.get_one(SourceState, source.id, with_for_update=True)
         _schedule_success(state, fetched, runtime.config.interval_of(source), runtime.owner)

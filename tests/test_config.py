@@ -286,8 +286,9 @@ def test_unknown_key_lists_the_valid_ones_on_its_line() -> None:
             intervall: 5m
         """
     assert errors(text) == [
-        "sources.yaml:5: sources[0].intervall: unknown key 'intervall' (valid keys: enabled, id, "
-        "interval, kind, language, leader, organization, proxy, url)"
+        "sources.yaml:5: sources[0].intervall: unknown key 'intervall' (valid keys: "
+        "detect_deletions, enabled, id, interval, kind, language, leader, organization, proxy, "
+        "url)"
     ]
 
 

@@ -64,6 +64,9 @@ class SourceBase(StrictModel):
     language: Language | None = None
     enabled: bool = True
     proxy: ProxyUrl | None = None
+    # A post missing from a later listing that still covers its place is marked
+    # deleted; false for a source whose listings drop posts that still exist.
+    detect_deletions: bool = True
 
     @model_validator(mode="after")
     def _address_or_url(self) -> SourceBase:

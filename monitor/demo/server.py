@@ -74,8 +74,10 @@ class _FeedHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         with feeds.lock:
             feeds.requests[path] += 1
+            feeds.log.append(self.path)
             feeds.last_headers[path] = dict(self.headers.items())
-            route = feeds.routes.get(path)
+            # A route for the exact path and query (a page of a paginated API) wins.
+            route = feeds.routes.get(self.path) or feeds.routes.get(path)
         if route is None:
             self._answer(404, b"not found", "text/plain", {})
             return
@@ -110,10 +112,13 @@ class FeedServer(_BaseServer):
     def __init__(self) -> None:
         super().__init__(_FeedHandler)
         self.routes: dict[str, Route] = {}
-        self.requests: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()  # by path, query left out
+        self.log: list[str] = []  # every request's path with its query, in order
         self.last_headers: dict[str, dict[str, str]] = {}
 
     def serve(self, path: str, body: bytes, content_type: str | None = None, **kw: Any) -> None:
+        """Serve ``body`` at ``path``; a path with a query ("/feed?page=2") is matched
+        exactly and wins over the same path without one."""
         route = Route(body, content_type, **kw) if content_type else Route(body, **kw)
         with self.lock:
             self.routes[path] = route
