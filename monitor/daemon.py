@@ -50,6 +50,10 @@ def build_runtime(config: Config, db: Database) -> Runtime:
             timeout_seconds=settings.http_timeout.total_seconds(),
             max_response_bytes=settings.max_response_bytes,
             proxy=settings.proxy,
+            max_connections=settings.max_connections,
+            per_host_connections=settings.per_host_connections,
+            per_host_delay=settings.per_host_delay,
+            retries=settings.http_retries,
         )
     )
     return Runtime(

@@ -19,6 +19,7 @@ Only the scheduled-job wrapper catches broad exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -62,10 +63,17 @@ class FetchError(MonitorError):
 
 
 class HTTPStatusError(FetchError):
-    def __init__(self, url: str, status: int, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.status = status
         self.retry_after = retry_after
+        self.headers = dict(headers or {})  # lower-case names
         super().__init__(f"HTTP {status} from {url}")
 
 
@@ -78,6 +86,10 @@ class ResponseTooLarge(FetchError):
 
 class TransportError(FetchError):
     """Timeouts, refused connections, TLS and proxy failures, redirect loops."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable  # worth another attempt right away
+        super().__init__(message)
 
 
 class ParseError(MonitorError):

@@ -1,24 +1,38 @@
 """The one HTTP layer every source fetches through.
 
-It sends a truthful User-Agent, does conditional GET, enforces timeouts and
-a response-size cap while streaming (an oversized body is abandoned, never
-buffered), and translates httpx's exceptions into monitor's tree.
+One client per process (one connection pool per proxy), HTTP/2 where the
+server offers it, gzip/brotli decoded with the size cap counted on the decoded
+bytes (a compression bomb is an error, not an out-of-memory), a bounded number
+of connections overall and per host, a politeness delay between requests to
+one host, conditional GET, redirects followed by hand (at most five, never
+from a public address into a private one), retries with backoff and jitter on
+timeouts, 5xx and 429 (a short Retry-After is honoured, a long one is left to
+the source's backoff), and an overall deadline per exchange. httpx's
+exceptions are translated into monitor's tree here and nowhere else.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.errors import HTTPStatusError, ResponseTooLarge, TransportError
+from monitor.netguard import is_loopback_url, redirect_refusal
 
 MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Retry-After up to this long is waited for within the fetch; longer ones are
+# left to the source's own backoff, so a worker is never parked for minutes.
+MAX_INLINE_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,11 @@ class HttpSettings:
     # For the whole exchange: a server trickling bytes never hits the per-read
     # timeout, so without this one slow source could hold a worker for hours.
     deadline_seconds: float | None = None
+    max_connections: int = 32
+    per_host_connections: int = 4
+    per_host_delay: float = 0.5  # seconds between two requests to one host
+    retries: int = 2  # extra attempts after a timeout, a 5xx or a 429
+    retry_base_delay: float = 1.0
 
     @property
     def deadline(self) -> float:
@@ -44,6 +63,7 @@ class HttpResponse:
     content_type: str | None
     etag: str | None
     last_modified: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
     @property
     def not_modified(self) -> bool:
@@ -66,6 +86,33 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, HTTPStatusError):
+        return error.status >= 500 or error.status in (408, 429)
+    return isinstance(error, TransportError) and error.retryable
+
+
+class _HostGate:
+    """At most N requests in flight to one host, and a pause between two of them."""
+
+    def __init__(self, connections: int, delay: float) -> None:
+        self._slots = threading.BoundedSemaphore(connections)
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    @contextmanager
+    def turn(self, polite: bool) -> Iterator[None]:
+        with self._slots:
+            if polite and self._delay:
+                with self._lock:
+                    now = time.monotonic()
+                    start = max(now, self._next_start)
+                    self._next_start = start + self._delay
+                time.sleep(max(0.0, start - now))
+            yield
+
+
 class HttpClient:
     """Thread-safe; one per process, with one connection pool per proxy."""
 
@@ -75,6 +122,7 @@ class HttpClient:
         self.settings = settings
         self._transport = transport
         self._clients: dict[str | None, httpx.Client] = {}
+        self._gates: dict[str, _HostGate] = {}
         self._lock = threading.Lock()
 
     def _client(self, proxy: str | None) -> httpx.Client:
@@ -85,13 +133,26 @@ class HttpClient:
                 client = httpx.Client(
                     headers={"User-Agent": self.settings.user_agent},
                     timeout=self.settings.timeout_seconds,
-                    follow_redirects=True,
-                    max_redirects=MAX_REDIRECTS,
+                    follow_redirects=False,  # followed by hand, each hop checked
+                    http2=True,
+                    limits=httpx.Limits(
+                        max_connections=self.settings.max_connections,
+                        max_keepalive_connections=self.settings.max_connections,
+                    ),
                     proxy=proxy,
                     transport=self._transport,
                 )
                 self._clients[proxy] = client
             return client
+
+    def _gate(self, url: str) -> _HostGate:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = _HostGate(self.settings.per_host_connections, self.settings.per_host_delay)
+                self._gates[host] = gate
+            return gate
 
     def get(
         self,
@@ -105,28 +166,86 @@ class HttpClient:
     ) -> HttpResponse:
         """GET ``url`` (with ``params`` added to its query); 2xx and 304 return,
         anything else raises HTTPStatusError, and transport trouble TransportError."""
-        headers = dict(headers or {})
+        request_headers = dict(headers or {})
         if etag:
-            headers["If-None-Match"] = etag
+            request_headers["If-None-Match"] = etag
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            request_headers["If-Modified-Since"] = last_modified
+        if params:
+            url = str(httpx.URL(url).copy_merge_params(dict(params)))
+        attempt = 0
+        while True:
+            try:
+                return self._exchange(url, request_headers, proxy)
+            except (HTTPStatusError, TransportError) as error:
+                wait = self._retry_wait(error, attempt)
+                if wait is None:
+                    raise
+            attempt += 1
+            time.sleep(wait)
+
+    def _retry_wait(self, error: Exception, attempt: int) -> float | None:
+        """How long to wait before trying again, or None to give up now."""
+        if attempt >= self.settings.retries or not _retryable(error):
+            return None
+        retry_after: float | None = (
+            error.retry_after if isinstance(error, HTTPStatusError) else None
+        )
+        if retry_after is not None:
+            return retry_after if retry_after <= MAX_INLINE_WAIT else None
+        base = self.settings.retry_base_delay * 2.0**attempt
+        return base + random.uniform(0, base / 2)  # jitter: replicas do not retry in step
+
+    def _exchange(self, url: str, headers: dict[str, str], proxy: str | None) -> HttpResponse:
+        """One request, its redirects followed and checked, within the overall deadline."""
         deadline = time.monotonic() + self.settings.deadline
+        client = self._client(proxy)
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            with self._gate(current).turn(polite=not is_loopback_url(current)):
+                request = client.build_request("GET", current, headers=headers)
+                response = self._send(client, request, current)
+                try:
+                    if response.status_code in _REDIRECTS and "Location" in response.headers:
+                        target = str(response.url.join(response.headers["Location"]))
+                    else:
+                        return self._finish(response, current, deadline)
+                finally:
+                    response.close()
+            refusal = redirect_refusal(url, target)
+            if refusal:
+                raise TransportError(refusal, retryable=False)
+            current = target
+        raise TransportError(f"more than {MAX_REDIRECTS} redirects from {url}", retryable=False)
+
+    def _send(self, client: httpx.Client, request: httpx.Request, url: str) -> httpx.Response:
         try:
-            with self._client(proxy).stream("GET", url, headers=headers, params=params) as response:
-                if response.status_code == 304:
-                    return self._response(response, b"")
-                if response.status_code >= 400:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    raise HTTPStatusError(url, response.status_code, retry_after)
-                return self._response(response, self._read_capped(response, url, deadline))
-        except httpx.TooManyRedirects as exc:
-            raise TransportError(f"more than {MAX_REDIRECTS} redirects from {url}") from exc
+            return client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise TransportError(
                 f"timed out after {self.settings.timeout_seconds:g}s fetching {url}"
             ) from exc
         except httpx.HTTPError as exc:
             raise TransportError(f"could not fetch {url}: {exc or type(exc).__name__}") from exc
+
+    def _finish(self, response: httpx.Response, url: str, deadline: float) -> HttpResponse:
+        if response.status_code >= 400:
+            raise HTTPStatusError(
+                url,
+                response.status_code,
+                parse_retry_after(response.headers.get("Retry-After")),
+                headers={name.lower(): value for name, value in response.headers.items()},
+            )
+        body = b"" if response.status_code == 304 else self._read_capped(response, url, deadline)
+        return HttpResponse(
+            url=str(response.url),
+            status=response.status_code,
+            body=body,
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            headers={name.lower(): value for name, value in response.headers.items()},
+        )
 
     def _read_capped(self, response: httpx.Response, url: str, deadline: float) -> bytes:
         limit = self.settings.max_response_bytes
@@ -135,28 +254,26 @@ class HttpClient:
             raise ResponseTooLarge(url, limit)
         chunks: list[bytes] = []
         size = 0
-        # Decoded bytes are counted, so a gzip bomb hits the cap like any big body.
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLarge(url, limit)
-            if time.monotonic() > deadline:
-                raise TransportError(
-                    f"took longer than {self.settings.deadline:g}s fetching {url}; download aborted"
-                )
-            chunks.append(chunk)
+        try:
+            # Decoded bytes are counted, so a gzip bomb hits the cap like any big body.
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(url, limit)
+                if time.monotonic() > deadline:
+                    raise TransportError(
+                        f"took longer than {self.settings.deadline:g}s fetching {url}; "
+                        "download aborted",
+                        retryable=False,
+                    )
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"timed out after {self.settings.timeout_seconds:g}s reading {url}"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"could not read {url}: {exc or type(exc).__name__}") from exc
         return b"".join(chunks)
-
-    @staticmethod
-    def _response(response: httpx.Response, body: bytes) -> HttpResponse:
-        return HttpResponse(
-            url=str(response.url),
-            status=response.status_code,
-            body=body,
-            content_type=response.headers.get("Content-Type"),
-            etag=response.headers.get("ETag"),
-            last_modified=response.headers.get("Last-Modified"),
-        )
 
     def close(self) -> None:
         with self._lock:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import brotli
+import httpx
 import pytest
 
 from monitor.demo.server import FeedServer
 from monitor.errors import HTTPStatusError, ResponseTooLarge, TransportError
-from monitor.http import HttpClient, HttpSettings, parse_retry_after
+from monitor.http import HttpClient, HttpSettings, _HostGate, parse_retry_after
+from monitor.netguard import redirect_refusal
 from tests.helpers import free_port
 
 
 def client(**overrides: object) -> HttpClient:
-    settings = {"user_agent": "monitor-test/1", "timeout_seconds": 2.0, "max_response_bytes": 1000}
+    settings = {
+        "user_agent": "monitor-test/1",
+        "timeout_seconds": 2.0,
+        "max_response_bytes": 1000,
+        "retries": 0,  # the retry tests ask for them
+    }
     settings.update(overrides)
     return HttpClient(HttpSettings(**settings))  # type: ignore[arg-type]
 
@@ -116,3 +126,125 @@ def test_a_trickling_server_hits_the_overall_deadline() -> None:
         server.server_close()
     assert str(caught.value) == f"took longer than 1s fetching {url}; download aborted"
     assert time.monotonic() - started < 3
+
+
+def test_a_flaky_server_is_retried(feed_server: FeedServer) -> None:
+    feed_server.serve("/f", b"ok", fail_first=2)
+    with client(retries=2, retry_base_delay=0.05) as http:
+        assert http.get(feed_server.url("/f")).body == b"ok"
+    assert feed_server.requests["/f"] == 3
+
+
+def test_retries_run_out(feed_server: FeedServer) -> None:
+    feed_server.serve("/f", b"ok", fail_first=5)
+    with client(retries=1, retry_base_delay=0.05) as http, pytest.raises(HTTPStatusError) as caught:
+        http.get(feed_server.url("/f"))
+    assert caught.value.status == 503
+    assert feed_server.requests["/f"] == 2
+
+
+def test_a_short_retry_after_is_waited_for(feed_server: FeedServer) -> None:
+    feed_server.serve("/f", b"", "text/plain", status=429, headers={"Retry-After": "1"})
+    with client(retries=1) as http, pytest.raises(HTTPStatusError):
+        started = time.monotonic()
+        http.get(feed_server.url("/f"))
+    assert time.monotonic() - started >= 1.0
+    assert feed_server.requests["/f"] == 2
+
+
+def test_a_client_error_is_not_retried(feed_server: FeedServer) -> None:
+    feed_server.serve("/f", b"", "text/plain", status=404)
+    with client(retries=2) as http, pytest.raises(HTTPStatusError):
+        http.get(feed_server.url("/f"))
+    assert feed_server.requests["/f"] == 1
+
+
+def test_redirects_are_followed_and_capped(feed_server: FeedServer) -> None:
+    feed_server.serve("/old", b"", "text/plain", status=301, headers={"Location": "/new"})
+    feed_server.serve("/new", b"moved here")
+    feed_server.serve("/loop", b"", "text/plain", status=302, headers={"Location": "/loop"})
+    with client() as http:
+        response = http.get(feed_server.url("/old"))
+        assert (response.url, response.body) == (feed_server.url("/new"), b"moved here")
+        with pytest.raises(TransportError, match=r"more than 5 redirects from"):
+            http.get(feed_server.url("/loop"))
+    assert feed_server.requests["/loop"] == 6
+
+
+def test_a_public_address_may_not_redirect_into_the_private_network() -> None:
+    """No public server runs here: the public side is a fake transport."""
+
+    def public_site(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data"})
+
+    http = HttpClient(
+        HttpSettings(user_agent="t", timeout_seconds=1, max_response_bytes=100, per_host_delay=0),
+        transport=httpx.MockTransport(public_site),
+    )
+    with pytest.raises(TransportError) as caught:
+        http.get("https://93.184.215.14/feed")
+    assert str(caught.value) == (
+        "redirect from https://93.184.215.14/feed to the internal address "
+        "http://169.254.169.254/latest/meta-data refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("configured", "target", "refused"),
+    [
+        ("https://93.184.215.14/a", "http://127.0.0.1/b", True),
+        ("https://93.184.215.14/a", "http://10.1.2.3/b", True),
+        ("https://93.184.215.14/a", "http://[::1]/b", True),
+        ("https://93.184.215.14/a", "http://localhost:8080/b", True),
+        ("https://93.184.215.14/a", "https://93.184.215.15/b", False),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", False),  # chosen by the operator
+        ("http://192.168.1.5/a", "http://10.0.0.1/b", False),
+        ("https://93.184.215.14/a", "file:///etc/passwd", True),
+    ],
+)
+def test_redirect_rules(configured: str, target: str, refused: bool) -> None:
+    assert (redirect_refusal(configured, target) is not None) == refused
+
+
+def test_a_compression_bomb_hits_the_size_cap(feed_server: FeedServer) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB that travel as ~50 KB
+    feed_server.serve("/bomb", bomb, "application/rss+xml", headers={"Content-Encoding": "gzip"})
+    with client(max_response_bytes=1_000_000) as http, pytest.raises(ResponseTooLarge):
+        http.get(feed_server.url("/bomb"))
+
+
+def test_gzip_and_brotli_bodies_are_decoded(feed_server: FeedServer) -> None:
+    feed_server.serve("/gz", gzip.compress(b"<rss/>"), headers={"Content-Encoding": "gzip"})
+    feed_server.serve("/br", brotli.compress(b"<rss/>"), headers={"Content-Encoding": "br"})
+    with client() as http:
+        assert http.get(feed_server.url("/gz")).body == b"<rss/>"
+        assert http.get(feed_server.url("/br")).body == b"<rss/>"
+    assert "br" in feed_server.last_headers["/br"]["Accept-Encoding"]
+
+
+def test_requests_to_one_host_are_spaced_and_bounded() -> None:
+    gate = _HostGate(connections=1, delay=0.2)
+    starts: list[float] = []
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+
+    def request() -> None:
+        nonlocal inside, most
+        with gate.turn(polite=True):
+            with lock:
+                starts.append(time.monotonic())
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.01)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=request) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    assert most == 1
+    assert all(later - earlier >= 0.19 for earlier, later in itertools.pairwise(starts))

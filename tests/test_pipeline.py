@@ -229,7 +229,8 @@ def test_failed_fetch_is_recorded_and_others_go_on(db: Database, feed_server: Fe
     interval: 2m
 """
     )
-    config = config_for(sources, RULES)
+    # No retries within a poll: this test is about what happens after they fail.
+    config = config_for(sources, RULES, "settings: {http_retries: 0}")
     runtime = runtime_for(config, db)
 
     summary = run_once(runtime, {"console": ConsoleNotifier()})

@@ -53,6 +53,11 @@ class Settings(StrictModel):
     proxy: ProxyUrl | None = None
     health_port: Port | None = None  # None: no /healthz, /readyz, /metrics
     http_timeout: Duration = timedelta(seconds=30)
+    http_retries: int = Field(2, ge=0, le=10)  # extra attempts on timeouts, 5xx and 429
+    max_connections: int = Field(32, ge=1)  # open connections, all hosts together
+    per_host_connections: int = Field(4, ge=1)  # requests in flight to one host
+    per_host_delay: float = Field(0.5, ge=0, le=60)  # seconds between two requests to a host
+    raw_retention: Duration = timedelta(days=90)  # fetched bodies kept as evidence
     max_response_bytes: int = Field(10_000_000, gt=0)
     email_from: EmailAddress | None = None
     email_reply_to: EmailAddress | None = None

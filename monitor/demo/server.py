@@ -24,6 +24,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     conditional: bool = True  # False: no ETag, every GET gets the full body
     delay: float = 0.0  # seconds to wait before answering (slow servers, timeouts)
+    fail_first: int = 0  # answer this many requests with 503 first (a flaky server)
 
     @property
     def etag(self) -> str:
@@ -83,6 +84,11 @@ class _FeedHandler(BaseHTTPRequestHandler):
             return
         if route.delay:
             time.sleep(route.delay)
+        if route.fail_first > 0:
+            with feeds.lock:
+                route.fail_first -= 1
+            self._answer(503, b"try again", "text/plain", {})
+            return
         conditional = route.conditional and route.status == 200
         if conditional and self.headers.get("If-None-Match") == route.etag:
             self._answer(304, b"", None, {"ETag": route.etag})
