@@ -33,6 +33,7 @@ from monitor.pipeline import (
     sync_sources,
 )
 from monitor.rules.engine import RuleSet
+from monitor.store.housekeeping import prune_raw_responses
 from monitor.store.models import utcnow
 from monitor.store.session import Database
 
@@ -40,11 +41,22 @@ log = logging.getLogger(__name__)
 
 POLL_WORKERS = 8
 TICK_SECONDS = 5.0
+HOUSEKEEPING_SECONDS = 3600.0
 
 
-def build_runtime(config: Config, db: Database) -> Runtime:
+def _housekeeping(runtime: Runtime) -> None:
+    try:
+        removed = prune_raw_responses(runtime.db, runtime.config.settings.raw_retention)
+    except Exception:
+        log.exception("housekeeping failed; it runs again in an hour")
+        return
+    if removed:
+        log.info("housekeeping: %d fetched bodies past retention removed", removed)
+
+
+def build_http_client(config: Config) -> HttpClient:
     settings = config.settings
-    http = HttpClient(
+    return HttpClient(
         HttpSettings(
             user_agent=settings.user_agent,
             timeout_seconds=settings.http_timeout.total_seconds(),
@@ -56,8 +68,15 @@ def build_runtime(config: Config, db: Database) -> Runtime:
             retries=settings.http_retries,
         )
     )
+
+
+def build_runtime(config: Config, db: Database) -> Runtime:
     return Runtime(
-        config=config, db=db, http=http, rules=RuleSet.from_config(config), owner=new_owner_id()
+        config=config,
+        db=db,
+        http=build_http_client(config),
+        rules=RuleSet.from_config(config),
+        owner=new_owner_id(),
     )
 
 
@@ -157,7 +176,11 @@ def run_forever(
         len(runtime.rules.rules),
         runtime.owner,
     )
+    next_housekeeping = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_housekeeping:
+            next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            _housekeeping(runtime)
         try:
             poll_sources(runtime, due_only=True, stop=stop)
             delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, stop=stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,37 @@ def test_html_document_is_not_a_feed() -> None:
 def test_garbage_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):
         RssAdapter.parse(body, CONTEXT)
+
+
+def _billion_laughs() -> bytes:
+    entities = "".join(
+        f'<!ENTITY lol{i} "{("&lol%s;" % ("" if i == 1 else i - 1)) * 10}">\n' for i in range(1, 10)
+    )
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol "lol">\n{entities}]>\n'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><guid>1</guid><title>&lol9;</title></item></channel></rss>"
+    ).encode()
+
+
+def test_an_entity_bomb_is_not_expanded() -> None:
+    try:
+        posts = RssAdapter.parse(_billion_laughs(), CONTEXT)
+    except ParseError:
+        return  # refusing the document is as good as not expanding it
+    assert all(len(post.text) < 1000 for post in posts)
+
+
+def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET", encoding="utf-8")
+    feed = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><guid>1</guid><title>a &x; b</title></item></channel></rss>"
+    ).encode()
+    try:
+        posts = RssAdapter.parse(feed, CONTEXT)
+    except ParseError:
+        return
+    assert all("TOP-SECRET" not in post.text for post in posts)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from monitor.cli import options
 from monitor.cli.context import database, load, out
+from monitor.cli.tables import fitted_table
 from monitor.store.models import Statement
 from monitor.store.queries import alerts_of, get_item, item_json, list_items, source_kinds
 
@@ -22,11 +23,6 @@ app = typer.Typer(help="Captured statements.", no_args_is_help=True)
 
 def when(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def first_line(text: str, width: int = 80) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def flags(statement: Statement) -> str:
@@ -90,8 +86,15 @@ def items_table(
 ) -> RenderableType:
     if not statements:
         return Text("no statements match")
-    headers = ["id", "published", "leader", "source", "lang", "rules", "flags"]
-    wrapable = {"leader", "source", "rules"}
+    columns = [
+        ("id", 10),
+        ("published", 16),
+        ("leader", 24),
+        ("source", 24),
+        ("lang", 4),
+        ("rules", 30),
+        ("flags", 5),
+    ]
     rows = [
         [
             str(s.id),
@@ -104,23 +107,8 @@ def items_table(
         ]
         for s in statements
     ]
-    # The text column takes what the metadata leaves (3 characters of border and
-    # padding per column); on a narrow terminal ids and rule names wrap instead.
-    used = sum(max(len(h), *(len(r[i]) for r in rows)) + 3 for i, h in enumerate(headers))
-    text_width = max(16, width - used - 2)
-    table = Table(pad_edge=False, caption=f"times in {tz_name}", caption_justify="left")
-    for header in headers:
-        table.add_column(
-            header,
-            no_wrap=header not in wrapable,
-            overflow="fold",
-            justify="right" if header == "id" else "left",
-        )
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=text_width)
-    for row, statement in zip(rows, statements, strict=True):
-        # Text cells: what a source wrote is never read as rich markup.
-        table.add_row(*(Text(cell) for cell in row), Text(first_line(statement.text, text_width)))
-    return table
+    texts = [s.text for s in statements]
+    return fitted_table(columns, rows, texts, width, caption=f"times in {tz_name}")
 
 
 @app.command("show", help="One statement: text, versions, matches with evidence, alerts.")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.config import RssSource, Source
-from monitor.errors import FetchError
-from monitor.sources.base import SourceAdapter
+from monitor.config import HtmlSource, RssSource, Source, YouTubeSource
+from monitor.errors import FetchError, MonitorError
+from monitor.sources.base import ParseContext, Post, SourceAdapter
+from monitor.sources.html import HtmlAdapter
 from monitor.sources.rss import RssAdapter
+from monitor.sources.youtube import YouTubeAdapter
 
 
 def _rss(source: Source) -> SourceAdapter:
@@ -15,13 +17,42 @@ def _rss(source: Source) -> SourceAdapter:
     return RssAdapter(url=source.url, proxy=source.proxy)
 
 
+def _html(source: Source) -> SourceAdapter:
+    assert isinstance(source, HtmlSource)
+    return HtmlAdapter.from_source(source)
+
+
+def _youtube(source: Source) -> SourceAdapter:
+    assert isinstance(source, YouTubeSource)
+    return YouTubeAdapter.from_source(source)
+
+
 BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
     "rss": _rss,
+    "html": _html,
+    "youtube": _youtube,
 }
 
-PARSERS: dict[str, type[SourceAdapter]] = {
-    "rss": RssAdapter,
+# Kinds whose parser needs nothing but the body; the others need their source's config.
+PARSERS: dict[str, Callable[[bytes, ParseContext], list[Post]]] = {
+    "rss": RssAdapter.parse,
+    "youtube": YouTubeAdapter.parse,
 }
+KINDS = ("telegram", "rss", "html", "bluesky", "mastodon", "x", "youtube")
+
+
+def parse_saved(
+    kind: str, body: bytes, context: ParseContext, source: Source | None = None
+) -> list[Post]:
+    """Parse a saved body of a kind, with a configured source's settings if given."""
+    if source is not None and source.kind != kind:
+        raise MonitorError(f"source {source.id!r} is of kind {source.kind!r}, not {kind!r}")
+    if isinstance(source, HtmlSource):
+        return HtmlAdapter.from_source(source).parse_body(body, context)
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise MonitorError(f"parsing {kind!r} pages needs --source ID (its selectors)")
+    return parser(body, context)
 
 
 def build_adapter(source: Source) -> SourceAdapter:

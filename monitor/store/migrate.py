@@ -41,11 +41,12 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
     Two processes upgrading at once run one after the other: SQLite's write
     lock is taken up front, PostgreSQL's advisory lock is held for the upgrade.
     """
-    before = current_revision(db)
     config = _alembic_config()
     with db.engine.connect().execution_options(for_write=True) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        # Read under the lock: a process that waited finds the work done.
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()

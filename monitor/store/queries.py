@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.errors import NotFoundError
@@ -113,3 +113,38 @@ def item_json(statement: Statement, kind: str | None) -> dict[str, Any]:
         "tags": statement.tags,
         "rules": sorted(match.rule_id for match in statement.matches),
     }
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    state: SourceState
+    statements: int
+    deleted: int
+
+
+def source_health(session: Session) -> dict[str, SourceHealth]:
+    """Every source's state with its statement counts, by source id."""
+    counts = {
+        row.source_id: (row.total, row.deleted)
+        for row in session.execute(
+            select(
+                Statement.source_id,
+                func.count().label("total"),
+                func.count(Statement.deleted_at).label("deleted"),
+            ).group_by(Statement.source_id)
+        )
+    }
+    return {
+        state.id: SourceHealth(state, *counts.get(state.id, (0, 0)))
+        for state in session.scalars(select(SourceState))
+    }
+
+
+def known_hashes(session: Session, source_id: str, external_ids: list[str]) -> dict[str, str]:
+    """The stored content hash of each of these posts that is stored already."""
+    rows = session.execute(
+        select(Statement.external_id, Statement.content_hash).where(
+            Statement.source_id == source_id, Statement.external_id.in_(external_ids)
+        )
+    )
+    return {row.external_id: row.content_hash for row in rows}
