@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from monitor.config import HtmlSource, RssSource, Source, YouTubeSource
+from monitor.config import HtmlSource, RssSource, Source, TelegramSource, YouTubeSource
 from monitor.errors import FetchError, MonitorError
 from monitor.sources.base import ParseContext, Post, SourceAdapter
 from monitor.sources.html import HtmlAdapter
 from monitor.sources.rss import RssAdapter
+from monitor.sources.telegram import TelegramAdapter
 from monitor.sources.youtube import YouTubeAdapter
 
 
 def _rss(source: Source) -> SourceAdapter:
     assert isinstance(source, RssSource)
     return RssAdapter(url=source.url, proxy=source.proxy)
+
+
+def _telegram(source: Source) -> SourceAdapter:
+    assert isinstance(source, TelegramSource)
+    return TelegramAdapter.from_source(source)
 
 
 def _html(source: Source) -> SourceAdapter:
@@ -28,6 +34,7 @@ def _youtube(source: Source) -> SourceAdapter:
 
 
 BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
+    "telegram": _telegram,
     "rss": _rss,
     "html": _html,
     "youtube": _youtube,
@@ -35,6 +42,7 @@ BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
 
 # Kinds whose parser needs nothing but the body; the others need their source's config.
 PARSERS: dict[str, Callable[[bytes, ParseContext], list[Post]]] = {
+    "telegram": TelegramAdapter.parse,
     "rss": RssAdapter.parse,
     "youtube": YouTubeAdapter.parse,
 }
