@@ -86,6 +86,20 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds until a rate limit resets when the answer says none is left
+    (``x-rate-limit-*`` as X sends them, ``x-ratelimit-*`` as GitHub and others do)."""
+    for prefix in ("x-rate-limit-", "x-ratelimit-"):
+        if headers.get(prefix + "remaining", "").strip() != "0":
+            continue
+        try:
+            reset = float(headers.get(prefix + "reset", ""))
+        except ValueError:
+            return None
+        return max(0.0, reset - (time.time() if now is None else now))
+    return None
+
+
 def _retryable(error: Exception) -> bool:
     if isinstance(error, HTTPStatusError):
         return error.status >= 500 or error.status in (408, 429)
@@ -230,12 +244,11 @@ class HttpClient:
 
     def _finish(self, response: httpx.Response, url: str, deadline: float) -> HttpResponse:
         if response.status_code >= 400:
-            raise HTTPStatusError(
-                url,
-                response.status_code,
-                parse_retry_after(response.headers.get("Retry-After")),
-                headers={name.lower(): value for name, value in response.headers.items()},
-            )
+            headers = {name.lower(): value for name, value in response.headers.items()}
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            if retry_after is None:
+                retry_after = rate_limit_wait(headers)
+            raise HTTPStatusError(url, response.status_code, retry_after, headers=headers)
         body = b"" if response.status_code == 304 else self._read_capped(response, url, deadline)
         return HttpResponse(
             url=str(response.url),

@@ -175,7 +175,7 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
         result = ingest(
             session, attribution_of(runtime.config, source), fetched.posts, started_at, evidence
         )
-        seen = [post.external_id for post in fetched.posts]
+        seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
         windows = fetched.windows if source.detect_deletions else ()
         deleted = mark_deleted(session, source.id, windows, seen, started_at)
         alerts = _match_changed(session, runtime, result, started_at)

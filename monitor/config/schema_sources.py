@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
@@ -109,11 +110,24 @@ class Selectors(StrictModel):
     body: Selector | None = None
 
 
+def _zone_name(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise config_error(
+            f"{name!r} is not a time zone (use an IANA name such as UTC or Asia/Baghdad)"
+        ) from None
+    return name
+
+
 class HtmlSource(SourceBase):
     kind: Literal["html"]
     url: HttpUrl
     selectors: Selectors
     follow: bool = False  # fetch each item's link and take selectors.body from it
+    # The zone of times the site prints without one (IANA name); None: UTC
+    # (Jalali dates: Asia/Tehran).
+    timezone: Annotated[str, AfterValidator(_zone_name)] | None = None
 
     @model_validator(mode="after")
     def _body_when_following(self) -> HtmlSource:

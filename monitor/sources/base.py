@@ -100,6 +100,9 @@ class FetchResult:
     http_status: int | None = None
     bytes_read: int = 0
     responses: Sequence[RawResponse] = ()
+    # Ids the listing showed but the adapter did not re-read (an html source's pages
+    # followed at an earlier poll): inside a window they count as seen, not deleted.
+    seen_ids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,22 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, HTTPStatusError, ParseError
 from monitor.http import HttpResponse
 from monitor.sources.base import FetchResult, Post, RawResponse, Validators, Window
 
 # Above every id and every time in milliseconds; fits a signed 64-bit column.
 MAX_KEY = 2**63 - 1
+
+
+class ApiError(HTTPStatusError):
+    """An API's refusal said in words; the status and Retry-After stay for the back-off."""
+
+    def __init__(
+        self, url: str, status: int, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(url, status, retry_after)
+        self.args = (message,)
 
 
 def decode_json(body: bytes, what: str) -> Any:
@@ -116,10 +126,13 @@ def profile_url(url: str, api_hosts: Mapping[str, str], kind: str) -> ProfileUrl
     """The account and API host of a profile URL (see the module docstring).
 
     ``api_hosts`` maps the platform's web hosts to its API base; the account
-    is the last segment of the path (a leading @ dropped).
+    is the segment after ``profile`` (bsky.app/profile/NAME/post/...), else the
+    last segment of the path (a leading @ dropped).
     """
     parts = urlsplit(url)
     segments = [segment for segment in parts.path.split("/") if segment]
+    if "profile" in segments[:-1]:
+        segments = segments[: segments.index("profile") + 2]
     if not segments or not parts.hostname:
         raise FetchError(f"{kind} url {url!r} names no account: give the profile URL")
     account = segments[-1].removeprefix("@")

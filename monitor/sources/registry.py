@@ -7,9 +7,12 @@ from collections.abc import Callable
 from monitor.config import HtmlSource, RssSource, Source, TelegramSource, YouTubeSource
 from monitor.errors import FetchError, MonitorError
 from monitor.sources.base import ParseContext, Post, SourceAdapter
+from monitor.sources.bluesky import BlueskyAdapter
 from monitor.sources.html import HtmlAdapter
+from monitor.sources.mastodon import MastodonAdapter
 from monitor.sources.rss import RssAdapter
 from monitor.sources.telegram import TelegramAdapter
+from monitor.sources.x import XAdapter
 from monitor.sources.youtube import YouTubeAdapter
 
 
@@ -38,6 +41,9 @@ BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
     "rss": _rss,
     "html": _html,
     "youtube": _youtube,
+    "bluesky": BlueskyAdapter.from_source,
+    "mastodon": MastodonAdapter.from_source,
+    "x": XAdapter.from_source,
 }
 
 # Kinds whose parser needs nothing but the body; the others need their source's config.
@@ -45,6 +51,9 @@ PARSERS: dict[str, Callable[[bytes, ParseContext], list[Post]]] = {
     "telegram": TelegramAdapter.parse,
     "rss": RssAdapter.parse,
     "youtube": YouTubeAdapter.parse,
+    "bluesky": BlueskyAdapter.parse,
+    "mastodon": MastodonAdapter.parse,
+    "x": XAdapter.parse,
 }
 KINDS = ("telegram", "rss", "html", "bluesky", "mastodon", "x", "youtube")
 
