@@ -573,7 +573,8 @@ def test_rule_defaults() -> None:
 
 def test_rule_without_condition() -> None:
     assert errors("rules:\n  - id: quiet\n    severity: low\n") == [
-        "sources.yaml:2: rules[0]: a rule needs at least one of 'match', 'stance' or 'mentions'"
+        "sources.yaml:2: rules[0]: a rule needs at least one of 'match', 'stance', 'mentions', "
+        "'stance_shift', 'reply_to_leader', 'reacts_to'"
     ]
 
 
@@ -1038,3 +1039,44 @@ def test_an_empty_file_is_a_config_with_nothing_in_it() -> None:
     config = load_config_text("", "empty.yaml")
     assert config.sources == [] and config.rules == []
     assert [n.id for n in config.notifiers] == ["console"]
+
+
+REACTION_BASE = """
+leaders: [{id: akram-kaabi, name: Akram Kaabi}, {id: jawad-al-talibawi, name: Jawad}]
+stances:
+  escalation: {cues: {en: ["declare war"]}}
+  de-escalation: {cues: {en: [truce]}}
+rules:
+"""
+
+
+def test_reaction_and_shift_conditions() -> None:
+    config = load_config_text(
+        REACTION_BASE
+        + "  - {id: a, reacts_to: akram-kaabi}\n"
+        + "  - {id: b, reply_to_leader: {leader: akram-kaabi, window: 2d}}\n"
+        + "  - {id: c, stance_shift: {between: [escalation, de-escalation], window: 3d}}\n",
+        "sources.yaml",
+    )
+    a, b, c = config.rules
+    assert a.reacts_to is not None and a.reacts_to.leader == "akram-kaabi"
+    assert a.reacts_to.window == timedelta(days=1)
+    assert b.reply_to_leader is not None and b.reply_to_leader.window == timedelta(days=2)
+    assert c.stance_shift is not None and c.stance_shift.between == ["escalation", "de-escalation"]
+    assert c.stance_shift.window == timedelta(days=3) and c.stance_shift.min_score == 0.6
+
+
+def test_reaction_and_shift_references_are_checked() -> None:
+    assert errors(
+        REACTION_BASE
+        + "  - {id: a, reacts_to: akram-kabi}\n"
+        + "  - {id: b, reply_to_leader: {leader: nobody}}\n"
+        + "  - {id: c, stance_shift: {between: [escalation, calm]}}\n"
+    ) == [
+        "sources.yaml:7: rules[0].reacts_to: 'akram-kabi' is not a leader defined under "
+        "leaders: (did you mean 'akram-kaabi'?)",
+        "sources.yaml:8: rules[1].reply_to_leader.leader: 'nobody' is not a leader defined "
+        "under leaders:",
+        "sources.yaml:9: rules[2].stance_shift.between[1]: 'calm' is not a stance defined "
+        "under stances:",
+    ]

@@ -32,6 +32,11 @@ _REFERENCES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("rules", "*", "mentions", "omits"), "member"),
     (("rules", "*", "mentions", "any", "*"), "member"),
     (("rules", "*", "mentions", "all", "*"), "member"),
+    (("rules", "*", "stance_shift", "between", "*"), "stance"),
+    (("rules", "*", "reply_to_leader"), "leader"),
+    (("rules", "*", "reply_to_leader", "leader"), "leader"),
+    (("rules", "*", "reacts_to"), "leader"),
+    (("rules", "*", "reacts_to", "leader"), "leader"),
 )
 _UNDEFINED = {
     "leader": "is not a leader defined under leaders:",

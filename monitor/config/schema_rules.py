@@ -6,10 +6,12 @@ parse is checked by the loader's reference phase with the real query parser.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from monitor.config.durations import Duration
 from monitor.config.schema_base import Id, Language, NonEmptyStr, StrictModel, config_error
 
 Severity = Literal["low", "medium", "high"]
@@ -70,11 +72,36 @@ class MentionsCondition(StrictModel):
         return self
 
 
+class StanceShiftCondition(StrictModel):
+    """A leader's statement takes the opposite stance of his previous one within a window."""
+
+    between: list[str] = Field(min_length=2, max_length=2)  # two stance labels, opposites
+    window: Duration = timedelta(days=7)
+    min_score: float = Field(0.6, ge=0, le=1)  # what counts as taking a stance
+
+
+class ReactionCondition(StrictModel):
+    """A statement that answers a leader: ``reacts_to: ID`` or ``{leader: ID, window: 1d}``."""
+
+    leader: str
+    window: Duration = timedelta(days=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_id(cls, data: Any) -> Any:
+        return {"leader": data} if isinstance(data, str) else data
+
+
 class Rule(StrictModel):
     id: Id
     match: NonEmptyStr | None = None  # a query of the keyword language
     stance: StanceCondition | None = None
     mentions: MentionsCondition | None = None
+    stance_shift: StanceShiftCondition | None = None
+    # Replies to or quotes a statement of the leader, within the window:
+    reply_to_leader: ReactionCondition | None = None
+    # ...or names the leader, within the window of one of his statements:
+    reacts_to: ReactionCondition | None = None
     leaders: list[str] = Field(default_factory=list)
     organizations: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
@@ -85,6 +112,12 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _has_condition(self) -> Rule:
-        if self.match is None and self.stance is None and self.mentions is None:
-            raise config_error("a rule needs at least one of 'match', 'stance' or 'mentions'")
+        if not any(getattr(self, name) is not None for name in CONDITIONS):
+            raise config_error(
+                "a rule needs at least one of " + ", ".join(f"'{name}'" for name in CONDITIONS)
+            )
         return self
+
+
+# Every condition a rule may have; all that it has must hold.
+CONDITIONS = ("match", "stance", "mentions", "stance_shift", "reply_to_leader", "reacts_to")
