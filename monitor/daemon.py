@@ -32,6 +32,7 @@ from monitor.pipeline import (
     record_failure,
     sync_sources,
 )
+from monitor.rules.analysis import Analyzer
 from monitor.rules.engine import RuleSet
 from monitor.store.housekeeping import prune_raw_responses
 from monitor.store.models import utcnow
@@ -76,6 +77,7 @@ def build_runtime(config: Config, db: Database) -> Runtime:
         db=db,
         http=build_http_client(config),
         rules=RuleSet.from_config(config),
+        analyzer=Analyzer.from_config(config),
         owner=new_owner_id(),
     )
 

@@ -26,10 +26,13 @@ from monitor.errors import HTTPStatusError, MonitorError
 from monitor.http import HttpClient
 from monitor.ingest import Attribution, Evidence, IngestResult, ingest, mark_deleted
 from monitor.notify.outbox import record_matches
-from monitor.rules.engine import RuleSet, StatementFacts
+from monitor.rules.analysis import Analyzer
+from monitor.rules.engine import RuleSet
+from monitor.rules.stance import scores_to_json
 from monitor.sources.base import FetchResult, FetchState, Validators
 from monitor.sources.registry import build_adapter
 from monitor.store.dialect import insert_ignoring_conflicts
+from monitor.store.history import StoreHistory
 from monitor.store.models import FetchRun, SourceState, utcnow
 from monitor.store.session import Database
 
@@ -58,6 +61,7 @@ class Runtime:
     db: Database
     http: HttpClient
     rules: RuleSet
+    analyzer: Analyzer
     owner: str
 
 
@@ -196,18 +200,30 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
 
 
 def _match_changed(session: Session, runtime: Runtime, result: IngestResult, now: datetime) -> int:
+    """Analyze each new or edited statement (language, mentions, stance: stored on
+    it), then match the rules; oldest first, so a stance shift within one poll is
+    seen against the statement before it."""
     max_age = runtime.config.settings.alert_max_age
     new_ids = {statement.id for statement in result.new}
+    history = StoreHistory(session)
     alerts = 0
-    for statement in result.changed:
-        facts = StatementFacts(
-            text=statement.text,
+    for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
+        analysis = runtime.analyzer.analyze(statement.text, statement.language)
+        statement.language = analysis.language or statement.language
+        statement.mentions = [mention.to_json() for mention in analysis.mentions]
+        statement.stance = scores_to_json(analysis.stance)
+        session.flush()
+        facts = analysis.facts(
+            language=statement.language,
             source_id=statement.source_id,
             leader_id=statement.leader_id,
             organization_id=statement.organization_id,
-            language=statement.language,
+            statement_id=statement.id,
+            published_at=statement.published_at,
+            reply_to=statement.reply_to,
+            quote_of=statement.quote_of,
         )
-        matches = runtime.rules.evaluate(facts)
+        matches = runtime.rules.evaluate(facts, analysis.doc, history)
         if not matches:
             continue
         # Backlog (a new source's archive) is matched for the record, not alerted.

@@ -595,13 +595,14 @@ def test_cue_and_target_queries_are_checked_too() -> None:
             cues:
               en: [ok, {query: 'war NEAR/0 us'}]
         rules:
-          - {id: r, stance: {label: e, target: 'lang:'}}
+          - {id: r, stance: {label: e, target: us}}
         """
     assert errors(text) == [
         "sources.yaml:3: stances.e.target_terms.en[0]: unterminated quote at column 1",
         "sources.yaml:5: stances.e.cues.en[1].query: NEAR needs a distance of at least 1, "
         "as in NEAR/5 at column 5",
-        "sources.yaml:7: rules[0].stance.target: expected a value after 'lang:' at column 6",
+        "sources.yaml:7: rules[0].stance.target: 'us' is not a target of stance 'e' "
+        "(its targets: target)",
     ]
 
 

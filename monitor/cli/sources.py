@@ -19,7 +19,8 @@ from monitor.daemon import build_http_client
 from monitor.errors import MonitorError, NotFoundError
 from monitor.ingest import content_hash, storable_id
 from monitor.pipeline import attribution_of, describe_error
-from monitor.rules.engine import RuleSet, StatementFacts
+from monitor.rules.analysis import Analyzer
+from monitor.rules.engine import RuleSet
 from monitor.sources.base import FetchState, Post
 from monitor.sources.registry import build_adapter
 from monitor.store.queries import SourceHealth, known_hashes, source_health
@@ -109,7 +110,8 @@ def test_command(
         out.print(Text(f"{source.id}: {describe_error(exc)}"))
         raise typer.Exit(1) from None
     stored = _stored(config, source, fetched.posts)
-    rows = [_post_row(config, source, post, stored, rules) for post in fetched.posts]
+    analyzer = Analyzer.from_config(config)
+    rows = [_post_row(config, source, post, stored, rules, analyzer) for post in fetched.posts]
     if as_json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
@@ -137,19 +139,26 @@ def _stored(config: Config, source: Source, posts: list[Post]) -> dict[str, str]
 
 
 def _post_row(
-    config: Config, source: Source, post: Post, stored: dict[str, str], rules: RuleSet
+    config: Config,
+    source: Source,
+    post: Post,
+    stored: dict[str, str],
+    rules: RuleSet,
+    analyzer: Analyzer,
 ) -> dict[str, Any]:
     previous = stored.get(storable_id(post.external_id))
     would_be = "new" if previous is None else "unchanged"
     if previous is not None and previous != content_hash(post):
         would_be = "edited"
     attribution = attribution_of(config, source)
-    facts = StatementFacts(
-        text=post.text,
+    analysis = analyzer.analyze(post.text, attribution.language or post.language)
+    facts = analysis.facts(
         source_id=source.id,
         leader_id=attribution.leader_id,
         organization_id=attribution.organization_id,
-        language=attribution.language or post.language,
+        published_at=post.published_at,
+        reply_to=post.reply_to,
+        quote_of=post.quote_of,
     )
     return {
         "external_id": post.external_id,
@@ -161,7 +170,9 @@ def _post_row(
         "forwarded_from": post.forwarded_from,
         "quote_of": post.quote_of,
         "would_be": would_be,
-        "rules": [match.rule_id for match in rules.evaluate(facts)],
+        "language": analysis.language,
+        "mentions": list(analysis.mentioned),
+        "rules": [match.rule_id for match in rules.evaluate(facts, analysis.doc)],
     }
 
 

@@ -49,10 +49,11 @@ _UNDEFINED = {
 }
 _QUERIES = (
     ("rules", "*", "match"),
-    ("rules", "*", "stance", "target"),
     ("stances", "*", "target_terms", "*", "*"),
     ("stances", "*", "cues", "*", "*"),
     ("stances", "*", "cues", "*", "*", "query"),
+    ("stances", "*", "targets", "*", "*", "*"),
+    ("stances", "*", "negators", "*", "*"),
 )
 # The list sections whose items carry an `id`, and what one item is called.
 _ID_LISTS = {
@@ -89,7 +90,39 @@ def check_references(document: YamlDocument) -> list[Problem]:
         *_leader_organization_clashes(document),
         *_dangling(data, _Known.of(data)),
         *_bad_queries(data),
+        *_unknown_targets(data),
     ]
+
+
+def _stance_target_keys(stance: Any) -> set[str]:
+    """The target keys a stance offers: its `targets`, "target" for `target_terms`,
+    else the built-in us and israel."""
+    if isinstance(stance, dict) and isinstance(stance.get("targets"), dict):
+        return set(stance["targets"])
+    if isinstance(stance, dict) and stance.get("target_terms"):
+        return {"target"}
+    from monitor.rules.stance_defaults import TARGETS  # the rules package imports this one
+
+    return set(TARGETS)
+
+
+def _unknown_targets(data: Any) -> Iterator[Problem]:
+    stances = data.get("stances") if isinstance(data, dict) else None
+    if not isinstance(stances, dict):
+        return
+    for path, target in _find(data, ("rules", "*", "stance", "target")):
+        label_path, _ = path[:-1], None
+        condition = _find_one(data, label_path)
+        label = condition.get("label") if isinstance(condition, dict) else None
+        if not isinstance(target, str) or label not in stances:
+            continue  # a wrong label is reported as such
+        keys = _stance_target_keys(stances[label])
+        if target not in keys:
+            yield Problem(
+                path,
+                f"{target!r} is not a target of stance {label!r} (its targets: "
+                f"{', '.join(sorted(keys))})",
+            )
 
 
 def _dangling(data: Any, known: _Known) -> Iterator[Problem]:
@@ -143,6 +176,15 @@ def _bad_queries(data: Any) -> Iterator[Problem]:
                 parse_query(value)
             except QuerySyntaxError as error:
                 yield Problem(path, f"{error.message} at column {error.column}")
+
+
+def _find_one(data: Any, path: KeyPath) -> Any:
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _ids(data: Any, section: str) -> Iterator[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator
@@ -64,6 +64,8 @@ class Settings(StrictModel):
     # A statement first seen longer than this after it was published (a new
     # source's backlog, a late backfill) is stored and matched but not alerted.
     alert_max_age: Duration = timedelta(days=2)
+    stance_scorer: Literal["lexicon", "embedding"] = "lexicon"
+    stance_model: str | None = None  # a sentence-embedding model folder; None: the packaged one
 
     @property
     def tz(self) -> ZoneInfo:

@@ -39,16 +39,21 @@ class Cue(StrictModel):
 class Stance(StrictModel):
     """What a stance rule can ask for: cue lexicons per language, and optionally a target."""
 
+    # One target (PRODUCT.md's form, key "target"), or several keyed ones:
     target_terms: dict[Language, list[NonEmptyStr]] | None = None
+    targets: dict[Id, dict[Language, list[NonEmptyStr]]] | None = None  # {us: {en: [...]}}
+    negators: dict[Language, list[NonEmptyStr]] | None = None  # None: the built-in lists
+    window: int = Field(10, ge=1, le=100)  # words between a cue and its target
+    reported_weight: float = Field(0.25, ge=0, le=1)  # what a cue in reported speech counts
     cues: dict[Language, list[Cue]] = Field(min_length=1)
 
 
 class StanceCondition(StrictModel):
     label: str  # a key of `stances:`
     min_score: float = Field(0.5, ge=0, le=1)
-    target: str | None = (
-        None  # a query naming whom the stance must be about; overrides target_terms
-    )
+    # A target key of the stance (us, israel; "target" for target_terms): the
+    # score of the cues near that target alone must reach min_score.
+    target: str | None = None
 
 
 class MentionsCondition(StrictModel):

@@ -17,6 +17,7 @@ apart (adjacent words are 1 apart), in either order, not overlapping.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.rules.query import And, Field, Near, Node, Not, Or, Term, parse_query
@@ -47,7 +48,7 @@ class QueryHit:
 class AnalyzedText:
     """A statement's tokens and the index of their folded forms, built once."""
 
-    __slots__ = ("_forms", "_index", "_prefixes", "text", "tokens")
+    __slots__ = ("_forms", "_index", "_positions", "_prefixes", "text", "tokens")
 
     def __init__(self, text: str, tokens: list[Token]) -> None:
         self.text = text
@@ -59,13 +60,23 @@ class AnalyzedText:
                 index.setdefault(form, []).append(position)
         self._index = index
         self._prefixes: dict[str, tuple[int, ...]] = {}
+        # Many rules share words: each word's positions are worked out once per statement.
+        self._positions: dict[tuple[str, bool], tuple[int, ...]] = {}
+
+    def forms(self) -> Iterable[str]:
+        """Every folded form present: the tokens and their stems (for prefilters)."""
+        return self._index.keys()
 
     def positions(self, word: str, prefix: bool = False) -> tuple[int, ...]:
         """Sorted positions of the tokens a folded query word (or prefix) matches."""
-        found: set[int] = set()
-        for form in _query_forms(word):
-            found.update(self._prefix_positions(form) if prefix else self._index.get(form, ()))
-        return tuple(sorted(found))
+        key = (word, prefix)
+        cached = self._positions.get(key)
+        if cached is None:
+            found: set[int] = set()
+            for form in _query_forms(word):
+                found.update(self._prefix_positions(form) if prefix else self._index.get(form, ()))
+            cached = self._positions[key] = tuple(sorted(found))
+        return cached
 
     def matches_at(self, position: int, word: str, prefix: bool = False) -> bool:
         """Whether the token at ``position`` matches a folded query word (or prefix)."""
@@ -85,6 +96,12 @@ class AnalyzedText:
 def analyze(text: str) -> AnalyzedText:
     """Tokenize and index a statement once, for matching any number of queries."""
     return AnalyzedText(text, tokenize(text))
+
+
+def query_forms(word: str) -> tuple[str, ...]:
+    """The token forms a folded query word matches exactly (itself; an Arabic word
+    with the article, also without it)."""
+    return _query_forms(word)
 
 
 def _query_forms(word: str) -> tuple[str, ...]:

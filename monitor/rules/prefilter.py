@@ -1,0 +1,108 @@
+"""Which keyword rules can possibly match a statement, without evaluating them.
+
+Each query gets a few *anchors*: words (or prefixes) at least one of which
+occurs in every statement the query matches. An AND needs only the anchors of
+one of its operands (the one with the rarest-looking words: the longest), a
+phrase or a NEAR one of its words, an OR the anchors of all its operands. The
+anchors go into one index, built once: word form -> the rules anchored on it,
+and prefix -> rules. A statement
+offers its token forms (tokens and their Arabic stems, already indexed by
+:func:`~monitor.rules.matcher.analyze`); one dictionary lookup per form, and
+one per leading substring of a form for the prefixes, gives the candidates.
+The cost per statement depends on the statement's length, not on the number
+of rules: with ten thousand rules, only the few whose words occur are
+evaluated. A query that can match without any word (``NOT x``,
+``lang:ar OR war``) is always a candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from monitor.rules.matcher import AnalyzedText, CompiledQuery, query_forms
+from monitor.rules.query import And, Near, Node, Or, Term
+
+
+class TermIndex:
+    def __init__(self, queries: Sequence[CompiledQuery | None]) -> None:
+        """``queries[i]`` is rule i's query, or None for a rule without one (always a
+        candidate: its other conditions decide)."""
+        self._words: dict[str, set[int]] = {}
+        self._prefixes: dict[str, set[int]] = {}
+        self._always: set[int] = set()
+        self._longest_prefix = 0
+        for index, query in enumerate(queries):
+            if query is None or not query.requires_terms:
+                self._always.add(index)
+                continue
+            for term in anchors(query.ast) or ():
+                self._add(term, index)
+
+    def _add(self, term: str, index: int) -> None:
+        if term.endswith("*"):
+            for form in query_forms(term[:-1]):
+                self._prefixes.setdefault(form, set()).add(index)
+                self._longest_prefix = max(self._longest_prefix, len(form))
+        else:
+            for form in query_forms(term):
+                self._words.setdefault(form, set()).add(index)
+
+    def candidates(self, doc: AnalyzedText) -> set[int]:
+        found = set(self._always)
+        self._collect(doc.forms(), found)
+        return found
+
+    def _collect(self, forms: Iterable[str], found: set[int]) -> None:
+        words, prefixes, longest = self._words, self._prefixes, self._longest_prefix
+        for form in forms:
+            hit = words.get(form)
+            if hit:
+                found |= hit
+            if prefixes:
+                for end in range(1, min(len(form), longest) + 1):
+                    hit = prefixes.get(form[:end])
+                    if hit:
+                        found |= hit
+
+
+def anchors(node: Node) -> frozenset[str] | None:
+    """Words (a prefix ends with ``*``) one of which every match contains, or None
+    when the node can match without any word (a field filter, a negation)."""
+    if isinstance(node, Term):
+        return frozenset({_rarest(node)})
+    if isinstance(node, Near):
+        return _cheapest([anchors(node.left), anchors(node.right)])
+    if isinstance(node, And):
+        return _cheapest([anchors(operand) for operand in node.operands])
+    if isinstance(node, Or):
+        parts = [anchors(operand) for operand in node.operands]
+        if any(part is None for part in parts):
+            return None
+        return frozenset().union(*(part for part in parts if part is not None))
+    return None  # Field, Not
+
+
+def _rarest(term: Term) -> str:
+    """The word of a term least likely to be common: whole words before the
+    trailing prefix, longer before shorter."""
+    words = list(term.words)
+    if term.prefix:
+        whole = words[:-1]
+        if whole:
+            return max(whole, key=len)
+        return words[-1] + "*"
+    return max(words, key=len)
+
+
+def _cheapest(options: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """Of the operands that need words, the one whose anchors look rarest."""
+    usable = [option for option in options if option is not None]
+    if not usable:
+        return None
+    return min(usable, key=_commonness)
+
+
+def _commonness(words: frozenset[str]) -> tuple[int, int]:
+    # Fewer anchors and longer words make fewer candidates; a prefix counts as short.
+    shortest = min(len(word.rstrip("*")) - (3 if word.endswith("*") else 0) for word in words)
+    return (len(words), -shortest)
