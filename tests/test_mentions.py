@@ -344,4 +344,5 @@ def test_naya_mentions_overall(gazetteer: Gazetteer, naya_posts: dict[str, str])
         KAABI: 2,
         KHAZALI: 1,
         AWFIYA: 1,
+        BADR: 1,  # msg-82290 "فيلق بدر"
     }
