@@ -23,6 +23,7 @@ from monitor.sources.base import Post, RawResponse, Window
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.models import RawResponse as RawResponseRow
 from monitor.store.models import Statement, StatementVersion
+from monitor.store.search import search_text
 
 MAX_EXTERNAL_ID = 500
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
@@ -224,6 +225,7 @@ def _insert_new(
         "fetched_at": fetched_at,
         "updated_at": fetched_at,
         "text": post.text,
+        "search_text": search_text(post.text, post.title),
         "content_hash": digest,
         # The operator's hint beats what a feed declares (many CMSs say en-us for all).
         "language": attribution.language or language_code(post.language),
@@ -288,6 +290,7 @@ def _apply_edit(
     )
     statement.text = post.text
     statement.title = post.title
+    statement.search_text = search_text(post.text, post.title)
     statement.content_hash = digest
     statement.edited = True
     statement.updated_at = fetched_at

@@ -13,6 +13,7 @@ from sqlalchemy.exc import StatementError
 
 from monitor.store.migrate import current_revision, head_revision, upgrade
 from monitor.store.models import Base, SourceState
+from monitor.store.search import include_in_autogenerate
 from monitor.store.session import (
     Database,
     normalize_database_url,
@@ -24,7 +25,8 @@ from monitor.store.session import (
 def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
     assert current_revision(db) == head_revision()
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_in_autogenerate}
+        context = MigrationContext.configure(connection, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from monitor.store.models import Base, UTCDateTime
+from monitor.store.search import include_in_autogenerate
 from monitor.store.session import resolve_database_url
 
 target_metadata = Base.metadata
@@ -28,6 +29,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_name=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -12,7 +12,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from monitor import __version__
-from monitor.cli import check, db, demo, items, parse, run, sources
+from monitor.cli import check, db, demo, items, parse, rules, run, search, sources
 from monitor.cli.context import AppState, err
 from monitor.errors import MonitorError
 
@@ -71,7 +71,11 @@ app.command("check", help="Validate the config; exit 0, or 2 with the errors.")(
 app.add_typer(db.app, name="db")
 app.command("run", help="The daemon: poll every source on its schedule, match, alert.")(run.run)
 app.add_typer(items.app, name="items")
+app.command("search", help="Search stored statements with the query language of rules.")(
+    search.search
+)
 app.add_typer(sources.app, name="sources")
+app.add_typer(rules.app, name="rules")
 app.command("parse", help="Parse a saved page or API response offline and print its posts.")(
     parse.parse
 )

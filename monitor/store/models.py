@@ -130,6 +130,9 @@ class Statement(Base):
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     text: Mapped[str] = mapped_column(Text)
+    # The text folded and tokenized for the full-text index, every word followed by
+    # its forms without proclitics (monitor.store.search.search_text); ingest fills it.
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
     content_hash: Mapped[str] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
     edited: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -28,7 +28,7 @@ class ItemFilters:
     limit: int = 50  # 0: all
 
 
-def _filtered(filters: ItemFilters) -> Select[Statement]:
+def filtered_statements(filters: ItemFilters) -> Select[Statement]:
     query = select(Statement)
     if filters.leader:
         query = query.where(Statement.leader_id == filters.leader)
@@ -52,7 +52,7 @@ def _filtered(filters: ItemFilters) -> Select[Statement]:
 
 def list_items(session: Session, filters: ItemFilters) -> list[Statement]:
     query = (
-        _filtered(filters)
+        filtered_statements(filters)
         .options(selectinload(Statement.matches))
         .order_by(Statement.published_at.desc(), Statement.id.desc())
     )
