@@ -53,6 +53,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from monitor.rules.matcher import AnalyzedText, CompiledQuery, compile_query
+from monitor.rules.prefilter import TermIndex
 from monitor.rules.stance import CueHit, StanceScore
 from monitor.rules.stance_defaults import (
     ADJACENT_NEGATORS,
@@ -124,6 +125,8 @@ class StanceLexicon:
         # Strongest first: a cue inside what a stronger one counted is not counted again
         # ("declare war" inside "we declare war").
         self._by_strength = sorted(self.cues, key=lambda cue: -abs(cue.weight))
+        # Only the cues whose words occur in a statement are tried (the rules' prefilter).
+        self._index = TermIndex([cue.query for cue in self._by_strength])
         self.targets = _target_index(tuple((k, tuple(v)) for k, v in targets.items()))
         self.negators = WordSet(negators)
         self.window = window
@@ -152,8 +155,11 @@ class StanceLexicon:
         if found is None:
             found = self.targets.find(doc)
         covered: list[Occurrence] = []  # what stronger cues already counted
+        candidates = self._index.candidates(doc)
         counted = [
-            c for cue in self._by_strength if (c := self._read(cue, doc, frames, found, covered))
+            c
+            for number, cue in enumerate(self._by_strength)
+            if number in candidates and (c := self._read(cue, doc, frames, found, covered))
         ]
         by_target: dict[str, tuple[float, int]] = {}
         for item in counted:
