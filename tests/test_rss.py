@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from monitor.errors import ParseError
 from monitor.sources.base import ParseContext
 from monitor.sources.rss import RssAdapter
-from tests.conftest import real_fixture
+from monitor.text.html import _soup_text, html_to_text
+from tests.conftest import REAL_FIXTURES, real_fixture
 
 CONTEXT = ParseContext(url="https://example.org/feed")
 
@@ -168,3 +170,46 @@ def test_external_entities_are_not_resolved(tmp_path: Path) -> None:
     except ParseError:
         return
     assert all("TOP-SECRET" not in post.text for post in posts)
+
+
+# --- HTML fragments to text (monitor.text.html) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fragment", "text"),
+    [
+        ("no markup at all", "no markup at all"),
+        ("a<br>b<br/>c<BR>d", "a\nb\nc\nd"),
+        ("<p>one</p><p>two</p>tail", "one\ntwo\ntail"),
+        ("<div><p>x</p></div>y", "x\n\ny"),
+        ("<ul><li>a</li><li>b</li></ul><h2>H</h2><blockquote>q</blockquote>", "a\nb\nH\nq"),
+        ("<script>alert(1)</script>ok<style>p {}</style><template>t</template>!", "ok!"),
+        ("AT&amp;T &lt;b&gt; &eacute; &#8230; &#x41;&nbsp;B", "AT&T <b> é … A B"),
+        ("red\x1b[31m bell\x07 &#x1b;[2J \x9b6nx", "red[31m bell [2J 6nx"),  # terminal codes
+        ("&#x85; &#150;", "… –"),  # as browsers (and libxml2) read C1 references
+        ("  a \t b\u00a0\u00a0c  ", "a b c"),
+        ("<p>a</p>\n   \n   <p>b</p>", "a\n\nb"),  # a blank string between tags: one newline
+        ("a<br><br><br><br>b", "a\n\nb"),
+        ("<!-- a comment -->", ""),
+        ("", ""),
+        ("<?xml version='1.0' encoding='iso-8859-1'?><p>x</p>", "x"),
+        ("<div>" * 400 + "deep" + "</div>" * 400, "deep"),  # past libxml2's depth limit
+    ],
+)
+def test_html_to_text(fragment: str, text: str) -> None:
+    assert html_to_text(fragment) == text
+
+
+def test_html_to_text_reads_as_beautifulsoup_did() -> None:
+    """The lxml walk gives BeautifulSoup's text on every fragment of the real feeds."""
+    fragments = []
+    for pattern in ("rss/**/*.*", "atom/*"):
+        for path in sorted(REAL_FIXTURES.glob(pattern)):
+            feed = feedparser.parse(path.read_bytes(), sanitize_html=False)
+            for entry in feed.entries:
+                fragments += [entry.get("title", ""), entry.get("summary", "")]
+                fragments += [content.value for content in entry.get("content", [])]
+    if not fragments:
+        pytest.skip(f"{REAL_FIXTURES} is absent")
+    for fragment in fragments:
+        assert html_to_text(fragment) == _soup_text(fragment), fragment[:200]
