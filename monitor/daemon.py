@@ -20,7 +20,9 @@ from pathlib import Path
 from monitor.config import Config, Source
 from monitor.errors import MonitorError
 from monitor.http import HttpClient, HttpSettings
+from monitor.notify.attempts import DeliveryPolicy
 from monitor.notify.base import Notifier
+from monitor.notify.health import alarm_failing_notifiers
 from monitor.notify.outbox import DeliveryReport, deliver_all_due
 from monitor.pipeline import (
     PollReport,
@@ -156,7 +158,9 @@ def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummar
     """Poll every enabled source now, whatever its schedule, then deliver due alerts."""
     sync_sources(runtime.db, runtime.config)
     polls, skipped = poll_sources(runtime, due_only=False)
-    delivery = deliver_all_due(runtime.db, notifiers, runtime.owner)
+    policy = DeliveryPolicy.from_settings(runtime.config.settings)
+    delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, policy=policy)
+    alarm_failing_notifiers(runtime.db, runtime.config.settings.notifier_alarm_after, notifiers)
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
 
 
@@ -179,13 +183,16 @@ def run_forever(
         runtime.owner,
     )
     next_housekeeping = 0.0
+    policy = DeliveryPolicy.from_settings(runtime.config.settings)
     while not stop.is_set():
         if time.monotonic() >= next_housekeeping:
             next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             _housekeeping(runtime)
         try:
             poll_sources(runtime, due_only=True, stop=stop)
-            delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, stop=stop)
+            delivery = deliver_all_due(
+                runtime.db, notifiers, runtime.owner, stop=stop, policy=policy
+            )
             if delivery.sent or delivery.failed or delivery.dead:
                 log.info(
                     "alerts: %d sent, %d failed, %d dead",
@@ -193,6 +200,10 @@ def run_forever(
                     delivery.failed,
                     delivery.dead,
                 )
+            # Quiet failure is a bug: a notifier failing too long is an ERROR every tick.
+            alarm_failing_notifiers(
+                runtime.db, runtime.config.settings.notifier_alarm_after, notifiers
+            )
             if heartbeat is not None:
                 heartbeat.touch()
         except MonitorError as exc:

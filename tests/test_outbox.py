@@ -95,7 +95,7 @@ def test_a_permanent_refusal_makes_the_alert_dead(db: Database, feed_server: Fee
     refusing = Recorder(fail=lambda m: DeliveryError("HTTP 404", retryable=False))
     report = deliver_all_due(db, {"a": refusing}, "owner-1")
     assert (report.sent, report.failed, report.dead) == (0, 0, 1)
-    assert list(statuses(db).values()) == [("dead", 1, "HTTP 404")]
+    assert list(statuses(db).values()) == [("failed", 1, "HTTP 404")]
     assert deliver_all_due(db, {"a": refusing}, "owner-1").claimed == 0
 
 

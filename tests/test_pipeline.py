@@ -389,5 +389,7 @@ def test_backoff_never_overflows() -> None:
     assert failure_backoff(timedelta(days=1), 10_000) == timedelta(days=1)
     assert failure_backoff(timedelta(minutes=5), 1, retry_after=1e18) == timedelta(hours=6)
     assert retry_delay(1) == timedelta(seconds=30)
-    assert retry_delay(10_000) == timedelta(hours=1)
-    assert retry_delay(1, retry_after=1e18) == timedelta(hours=1)
+    assert retry_delay(5) == timedelta(hours=6)
+    assert retry_delay(6) is None  # the schedule is spent: the alert is dead
+    assert retry_delay(10_000) is None
+    assert retry_delay(1, retry_after=1e18) == timedelta(hours=6)

@@ -12,7 +12,20 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from monitor import __version__
-from monitor.cli import check, db, demo, items, parse, rules, run, search, sources
+from monitor.cli import (
+    alerts,
+    check,
+    db,
+    demo,
+    export,
+    items,
+    parse,
+    rules,
+    run,
+    search,
+    sources,
+    stats,
+)
 from monitor.cli.context import AppState, err
 from monitor.errors import MonitorError
 
@@ -74,8 +87,15 @@ app.add_typer(items.app, name="items")
 app.command("search", help="Search stored statements with the query language of rules.")(
     search.search
 )
+app.command("export", help="Export statements as CSV (Excel-ready), JSON lines or Markdown.")(
+    export.export
+)
+app.command("stats", help="Counts per source and per leader, last statement, failures.")(
+    stats.stats
+)
 app.add_typer(sources.app, name="sources")
 app.add_typer(rules.app, name="rules")
+app.add_typer(alerts.app, name="alerts")
 app.command("parse", help="Parse a saved page or API response offline and print its posts.")(
     parse.parse
 )

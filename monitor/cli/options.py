@@ -71,6 +71,14 @@ Status = Annotated[
 Lang = Annotated[str | None, typer.Option("--lang", help="Only this language (e.g. ar, en).")]
 Limit = Annotated[int, typer.Option(callback=_limit, help="At most N rows; 0 for all.")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+Unreviewed = Annotated[
+    bool, typer.Option("--unreviewed", help="Only statements not reviewed yet (status new).")
+]
+Matched = Annotated[bool, typer.Option("--matched", help="Only statements some rule matched.")]
+Edited = Annotated[bool, typer.Option("--edited", help="Only statements edited since capture.")]
+Deleted = Annotated[bool, typer.Option("--deleted", help="Only statements deleted at the source.")]
+Page = Annotated[int, typer.Option(min=1, help="Page N of --limit rows each (1: the newest).")]
+Utc = Annotated[bool, typer.Option("--utc", help="Times in UTC, not settings.timezone.")]
 
 
 def item_filters(
@@ -85,7 +93,16 @@ def item_filters(
     status: str | None,
     lang: str | None,
     limit: int,
+    unreviewed: bool = False,
+    matched: bool = False,
+    edited: bool = False,
+    deleted: bool = False,
+    page: int = 1,
 ) -> ItemFilters:
+    if unreviewed and status not in (None, "new"):
+        raise typer.BadParameter("--unreviewed is --status new; give one or the other")
+    if page > 1 and not limit:
+        raise typer.BadParameter("--page needs a --limit above 0", param_hint="--page")
     return ItemFilters(
         leader=leader,
         organization=organization,
@@ -93,7 +110,11 @@ def item_filters(
         rule=rule,
         since=parse_when(since, tz) if since else None,
         until=parse_when(until, tz) if until else None,
-        status=status,
+        status="new" if unreviewed else status,
         language=lang,
         limit=limit,
+        matched=matched,
+        edited=edited,
+        deleted=deleted,
+        offset=(page - 1) * limit,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Annotated
 
 import typer
 
 from monitor.cli import options
 from monitor.cli.context import database, err, load, out
-from monitor.cli.items import items_table
+from monitor.cli.render import items_table
 from monitor.errors import QuerySyntaxError
 from monitor.rules.matcher import CompiledQuery, compile_query
 from monitor.store.queries import item_json, source_kinds
@@ -36,7 +37,12 @@ def search(
     until: options.Until = None,
     status: options.Status = None,
     lang: options.Lang = None,
+    unreviewed: options.Unreviewed = False,
+    matched: options.Matched = False,
+    edited: options.Edited = False,
+    deleted: options.Deleted = False,
     limit: options.Limit = 50,
+    utc: options.Utc = False,
     as_json: options.Json = False,
 ) -> None:
     compiled = _compile(query)
@@ -53,6 +59,10 @@ def search(
         status=status,
         lang=lang,
         limit=limit,
+        unreviewed=unreviewed,
+        matched=matched,
+        edited=edited,
+        deleted=deleted,
     )
     db = database(config, reading=True)
     try:
@@ -76,7 +86,8 @@ def search(
             print(json.dumps(row, ensure_ascii=False))
         return
     statements = [hit.statement for hit in hits]
-    out.print(items_table(statements, tz, config.settings.timezone, out.width))
+    shown_tz, tz_name = (UTC, "UTC") if utc else (tz, config.settings.timezone)
+    out.print(items_table(statements, shown_tz, tz_name, out.width))
 
 
 def _compile(query: str) -> CompiledQuery:

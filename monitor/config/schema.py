@@ -64,6 +64,19 @@ class Settings(StrictModel):
     # A statement first seen longer than this after it was published (a new
     # source's backlog, a late backfill) is stored and matched but not alerted.
     alert_max_age: Duration = timedelta(days=2)
+    # Waits between delivery attempts (each ±20% jitter); after the last one the alert is dead.
+    alert_retry_schedule: list[Duration] = Field(
+        default_factory=lambda: [
+            timedelta(seconds=30),
+            timedelta(minutes=2),
+            timedelta(minutes=10),
+            timedelta(hours=1),
+            timedelta(hours=6),
+        ],
+        min_length=1,
+    )
+    alert_claim_lease: Duration = timedelta(minutes=2)  # how long a claimed alert stays claimed
+    notifier_alarm_after: Duration = timedelta(minutes=30)  # failing this long: an ERROR a tick
     stance_scorer: Literal["lexicon", "embedding"] = "lexicon"
     stance_model: str | None = None  # a sentence-embedding model folder; None: the packaged one
 

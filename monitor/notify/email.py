@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from datetime import tzinfo
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -45,7 +46,9 @@ class EmailNotifier:
         timeout_seconds: float,
         display_tz: tzinfo,
         reply_to: str | None = None,
+        digest: str | None = None,
     ) -> None:
+        self.digest = digest  # a cron expression: alerts are batched, sent when it fires
         self.to = to
         self.sender = sender
         self.host = host
@@ -72,24 +75,59 @@ class EmailNotifier:
                 "%Y-%m-%d %H:%M %Z"
             ),
         }
-        mail = EmailMessage()
-        # Header values from a source may hold line breaks: one line, or no mail at all.
-        subject = f"[{message.severity.upper()}] {who}: rule {message.rule_id}"
-        mail["Subject"] = " ".join(subject.split())
-        mail["From"] = self.sender
-        mail["To"] = ", ".join(self.to)
-        if self._reply_to:
-            mail["Reply-To"] = self._reply_to
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = f"<{message.alert_id}@monitor.alerts>"
+        mail = self._envelope(
+            f"[{message.severity.upper()}] {who}: rule {message.rule_id}",
+            f"<{message.alert_id}@monitor.alerts>",
+        )
         mail.set_content(_TEMPLATES.get_template("alert.txt.j2").render(context))
         mail.add_alternative(
             _TEMPLATES.get_template("alert.html.j2").render(context), subtype="html"
         )
         return mail
 
+    def compose_digest(self, messages: Sequence[AlertMessage], period: datetime) -> EmailMessage:
+        """One mail for a period's alerts, grouped by leader, then rule."""
+        groups: dict[str, dict[str, list[AlertMessage]]] = {}
+        for message in sorted(messages, key=lambda m: m.statement.published_at):
+            statement = message.statement
+            who = statement.leader or statement.author or statement.source
+            groups.setdefault(who, {}).setdefault(message.rule_id, []).append(message)
+        context = {
+            "count": len(messages),
+            "groups": [(who, sorted(rules.items())) for who, rules in sorted(groups.items())],
+            "period_utc": period.strftime("%Y-%m-%d %H:%M"),
+            "period_local": period.astimezone(self._tz).strftime("%Y-%m-%d %H:%M %Z"),
+        }
+        mail = self._envelope(
+            f"[DIGEST] {len(messages)} alert{'s' if len(messages) != 1 else ''}: "
+            + ", ".join(sorted(groups)),
+            f"<digest-{period:%Y%m%dT%H%M}Z-{min(m.alert_id for m in messages)}@monitor.alerts>",
+        )
+        mail.set_content(_TEMPLATES.get_template("digest.txt.j2").render(context))
+        mail.add_alternative(
+            _TEMPLATES.get_template("digest.html.j2").render(context), subtype="html"
+        )
+        return mail
+
+    def deliver_digest(self, messages: Sequence[AlertMessage], period: datetime) -> None:
+        self._send(self.compose_digest(messages, period))
+
+    def _envelope(self, subject: str, message_id: str) -> EmailMessage:
+        mail = EmailMessage()
+        # Header values from a source may hold line breaks: one line, or no mail at all.
+        mail["Subject"] = " ".join(subject.split())
+        mail["From"] = self.sender
+        mail["To"] = ", ".join(self.to)
+        if self._reply_to:
+            mail["Reply-To"] = self._reply_to
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = message_id
+        return mail
+
     def deliver(self, message: AlertMessage) -> None:
-        mail = self.compose(message)
+        self._send(self.compose(message))
+
+    def _send(self, mail: EmailMessage) -> None:
         try:
             with self._connect() as smtp:
                 if self._username:

@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.errors import DeliveryError
+from monitor.notify.attempts import (
+    RETRYING_STATUSES,
+    DeliveryPolicy,
+    record_failure,
+    record_success,
+    retry_delay,
+)
 from monitor.notify.base import AlertMessage, Notifier, StatementSummary
+from monitor.notify.digest import deliver_digests, digest_notifiers
 from monitor.rules.engine import RuleMatch
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.ids import uuid7
@@ -29,12 +37,10 @@ from monitor.store.session import Database
 
 log = logging.getLogger(__name__)
 
-# A lease outlives one send by far (notifier timeouts are seconds): it is
-# renewed before each send, so only a process that stopped mid-send loses it.
-CLAIM_LEASE = timedelta(minutes=2)
+# The lease (settings.alert_claim_lease, default 2 minutes) outlives one send by
+# far (notifier timeouts are seconds): it is renewed before each send, so only a
+# process that stopped mid-send loses it.
 CLAIM_BATCH = 10
-FIRST_RETRY = timedelta(seconds=30)
-MAX_RETRY_DELAY = timedelta(hours=1)
 
 
 def record_matches(
@@ -85,16 +91,25 @@ def record_matches(
     return created
 
 
-def claim_due_alerts(db: Database, owner: str, limit: int = CLAIM_BATCH) -> list[str]:
+def claim_due_alerts(
+    db: Database,
+    owner: str,
+    limit: int = CLAIM_BATCH,
+    policy: DeliveryPolicy | None = None,
+    exclude: Collection[str] = (),
+) -> list[str]:
+    """Claim due alerts one by one; ``exclude``: notifiers that batch (digests)."""
+    lease = (policy or DeliveryPolicy()).lease
     now = utcnow()
     with db.write() as session:
         ids = list(
             session.scalars(
                 select(Alert.id)
                 .where(
-                    Alert.status == "pending",
+                    Alert.status.in_(RETRYING_STATUSES),
                     Alert.next_attempt_at <= now,
                     or_(Alert.locked_until.is_(None), Alert.locked_until < now),
+                    Alert.notifier_id.not_in(list(exclude)),
                 )
                 .order_by(Alert.next_attempt_at, Alert.id)
                 .limit(limit)
@@ -105,18 +120,25 @@ def claim_due_alerts(db: Database, owner: str, limit: int = CLAIM_BATCH) -> list
             session.execute(
                 update(Alert)
                 .where(Alert.id.in_(ids))
-                .values(locked_by=owner, locked_until=now + CLAIM_LEASE)
+                .values(locked_by=owner, locked_until=now + lease)
             )
     return ids
 
 
-def _still_ours(db: Database, alert_id: str, owner: str) -> bool:
+def _still_ours(
+    db: Database, alert_id: str, owner: str, policy: DeliveryPolicy | None = None
+) -> bool:
     """Renew the claim right before sending; False if another process took it over."""
+    lease = (policy or DeliveryPolicy()).lease
     with db.write() as session:
         renewed = session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, Alert.locked_by == owner, Alert.status == "pending")
-            .values(locked_until=utcnow() + CLAIM_LEASE)
+            .where(
+                Alert.id == alert_id,
+                Alert.locked_by == owner,
+                Alert.status.in_(RETRYING_STATUSES),
+            )
+            .values(locked_until=utcnow() + lease)
         )
         return renewed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
@@ -164,14 +186,6 @@ class DeliveryReport:
         self.claimed += other.claimed
 
 
-def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
-    # The exponent is capped before multiplying: 2**43 * 30 s overflows timedelta.
-    delay: timedelta = min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), MAX_RETRY_DELAY)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=min(retry_after, MAX_RETRY_DELAY.total_seconds())))
-    return delay
-
-
 def deliver_due(
     db: Database,
     notifiers: Mapping[str, Notifier],
@@ -179,6 +193,7 @@ def deliver_due(
     *,
     stop: threading.Event | None = None,
     failing: set[str] | None = None,
+    policy: DeliveryPolicy | None = None,
 ) -> DeliveryReport:
     """Deliver the due alerts (one claimed batch); failures stay pending for a retry.
 
@@ -186,8 +201,9 @@ def deliver_due(
     are left for a later round instead of each waiting out a timeout.
     """
     report = DeliveryReport()
+    policy = policy or DeliveryPolicy()
     failing = set() if failing is None else failing
-    claimed = claim_due_alerts(db, owner)
+    claimed = claim_due_alerts(db, owner, policy=policy, exclude=digest_notifiers(notifiers))
     report.claimed = len(claimed)
     for alert_id in claimed:
         if stop is not None and stop.is_set():
@@ -197,8 +213,9 @@ def deliver_due(
             message = load_message(session, alert)
             notifier_id = alert.notifier_id
         notifier = notifiers.get(notifier_id)
-        if notifier_id in failing or not _still_ours(db, alert_id, owner):
+        if notifier_id in failing or not _still_ours(db, alert_id, owner, policy):
             continue  # left claimed: the lease runs out and the alert is due again
+        started_at = utcnow()
         try:
             if notifier is None:
                 raise DeliveryError(f"notifier {notifier_id!r} is no longer configured")
@@ -206,13 +223,13 @@ def deliver_due(
         except Exception as exc:  # a notifier bug must not stop delivery of the others
             error = exc if isinstance(exc, DeliveryError) else _unexpected(notifier_id, exc)
             failing.add(notifier_id)
-            if _record_failure(db, alert_id, error):
+            if record_failure(db, alert_id, error, started_at, policy):
                 report.failed += 1
             else:
                 report.dead += 1
             continue
         report.sent += 1
-        _record_success(db, alert_id)
+        record_success(db, alert_id, started_at)
     return report
 
 
@@ -222,12 +239,15 @@ def deliver_all_due(
     owner: str,
     *,
     stop: threading.Event | None = None,
+    policy: DeliveryPolicy | None = None,
 ) -> DeliveryReport:
     """Claim and deliver batch after batch until nothing is due (or ``stop`` is set)."""
     total = DeliveryReport()
+    policy = policy or DeliveryPolicy()
+    total.sent, total.failed, total.dead = deliver_digests(db, notifiers, owner, policy)
     failing: set[str] = set()
     while stop is None or not stop.is_set():
-        report = deliver_due(db, notifiers, owner, stop=stop, failing=failing)
+        report = deliver_due(db, notifiers, owner, stop=stop, failing=failing, policy=policy)
         total.add(report)
         if not report.claimed:
             break  # alerts skipped in a round stay claimed, so this ends
@@ -239,42 +259,4 @@ def _unexpected(notifier_id: str, exc: Exception) -> DeliveryError:
     return DeliveryError(f"{type(exc).__name__}: {exc}")
 
 
-def _record_success(db: Database, alert_id: str) -> None:
-    # Recorded even if the claim ran out meanwhile: it was sent, and the
-    # other process checks the status before it sends.
-    with db.write() as session:
-        session.execute(
-            update(Alert)
-            .where(Alert.id == alert_id, Alert.status == "pending")
-            .values(
-                status="sent",
-                attempts=Alert.attempts + 1,
-                sent_at=utcnow(),
-                last_error=None,
-                locked_by=None,
-                locked_until=None,
-            )
-        )
-
-
-def _record_failure(db: Database, alert_id: str, error: DeliveryError) -> bool:
-    """Count the attempt; True if it will be retried, False if the alert is now dead."""
-    with db.write() as session:
-        alert = session.get_one(Alert, alert_id, with_for_update=True)
-        alert.attempts += 1
-        alert.last_error = error.args[0] if error.args else str(error)
-        alert.locked_by = None
-        alert.locked_until = None
-        if error.retryable:
-            alert.next_attempt_at = utcnow() + retry_delay(alert.attempts, error.retry_after)
-        else:
-            alert.status = "dead"
-        attempts = alert.attempts
-    log.warning(
-        "alert %s: delivery failed (attempt %d%s): %s",
-        alert_id,
-        attempts,
-        "" if error.retryable else ", not retried",
-        error,
-    )
-    return error.retryable
+__all__ = ["DeliveryPolicy", "retry_delay"]

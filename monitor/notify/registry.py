@@ -38,12 +38,6 @@ def _webhook(config: Config, notifier: NotifierConfig) -> Notifier:
 
 def _email(config: Config, notifier: NotifierConfig) -> Notifier:
     assert isinstance(notifier, EmailConfig)
-    if notifier.digest:
-        log.warning(
-            "notifier %s: digests are not batched by this version yet; each alert is sent "
-            "as it comes",
-            notifier.id,
-        )
     settings = config.settings
     return EmailNotifier(
         to=list(notifier.to),
@@ -56,6 +50,7 @@ def _email(config: Config, notifier: NotifierConfig) -> Notifier:
         timeout_seconds=settings.http_timeout.total_seconds(),
         display_tz=settings.tz,
         reply_to=settings.email_reply_to,
+        digest=notifier.digest,
     )
 
 

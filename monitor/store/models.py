@@ -226,6 +226,21 @@ class Alert(Base):
     statement: Mapped[Statement] = relationship()
 
 
+class AlertAttempt(Base):
+    """One delivery attempt of one alert: every error is kept, not only the last."""
+
+    __tablename__ = "alert_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    notifier_id: Mapped[str] = mapped_column(String(100), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(10))  # sent | failed
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class FetchRun(Base):
     """One poll of one source: what came back and what it changed."""
 

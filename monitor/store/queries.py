@@ -26,6 +26,10 @@ class ItemFilters:
     status: str | None = None
     language: str | None = None
     limit: int = 50  # 0: all
+    matched: bool = False  # only statements some rule matched
+    edited: bool = False
+    deleted: bool = False
+    offset: int = 0  # rows skipped (--page)
 
 
 def filtered_statements(filters: ItemFilters) -> Select[Statement]:
@@ -47,6 +51,14 @@ def filtered_statements(filters: ItemFilters) -> Select[Statement]:
         query = query.where(Statement.status == filters.status)
     if filters.language:
         query = query.where(Statement.language == filters.language)
+    if filters.matched:
+        # EXISTS: the newest-first walk stops after --limit hits; IN would build the
+        # whole set of matched ids first.
+        query = query.where(select(Match.id).where(Match.statement_id == Statement.id).exists())
+    if filters.edited:
+        query = query.where(Statement.edited.is_(True))
+    if filters.deleted:
+        query = query.where(Statement.deleted_at.is_not(None))
     return query
 
 
@@ -58,6 +70,8 @@ def list_items(session: Session, filters: ItemFilters) -> list[Statement]:
     )
     if filters.limit:
         query = query.limit(filters.limit)
+    if filters.offset:
+        query = query.offset(filters.offset)
     return list(session.scalars(query))
 
 
@@ -106,6 +120,7 @@ def item_json(statement: Statement, kind: str | None) -> dict[str, Any]:
         "deleted_at": statement.deleted_at.isoformat() if statement.deleted_at else None,
         "reply_to": statement.reply_to,
         "forwarded_from": statement.forwarded_from,
+        "quote_of": statement.quote_of,
         "mentions": statement.mentions,
         "stance": statement.stance,
         "status": statement.status,

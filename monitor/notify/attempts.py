@@ -1,0 +1,149 @@
+"""Delivery attempts: the retry schedule, and recording each attempt's outcome.
+
+Every attempt is a row of ``alert_attempts`` (started, finished, outcome,
+error), so the error of each try is kept, not only the last. A retryable
+failure leaves the alert ``failed`` and due again after the next wait of the
+schedule (±jitter, at least what a Retry-After asked); after the last wait, or
+on a final error (a 4xx other than 408/429, an SMTP 5xx), it is ``dead``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from monitor.errors import DeliveryError
+from monitor.store.models import Alert, AlertAttempt, utcnow
+from monitor.store.session import Database
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+)
+# Statuses: pending (not yet sent; after a failed try, waiting for its retry),
+# sent, failed (refused for good: an HTTP 4xx other than 408/429, an SMTP 5xx),
+# dead (the retry schedule ran out). `monitor alerts retry` revives the last two.
+RETRYING_STATUSES = ("pending",)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How often to retry, with how much jitter, and how long a claim lasts."""
+
+    retry_schedule: tuple[timedelta, ...] = DEFAULT_SCHEDULE
+    jitter: float = 0.2
+    lease: timedelta = timedelta(minutes=2)
+
+    @classmethod
+    def from_settings(cls, settings: object) -> DeliveryPolicy:
+        schedule = getattr(settings, "alert_retry_schedule", None) or DEFAULT_SCHEDULE
+        lease = getattr(settings, "alert_claim_lease", None) or cls.lease
+        return cls(retry_schedule=tuple(schedule), lease=lease)
+
+
+def retry_delay(
+    attempts: int,
+    schedule: Sequence[timedelta] = DEFAULT_SCHEDULE,
+    retry_after: float | None = None,
+    jitter: float = 0.0,
+) -> timedelta | None:
+    """The wait after ``attempts`` failed tries, or None when the schedule is spent."""
+    if attempts > len(schedule):
+        return None
+    delay = schedule[max(attempts, 1) - 1]
+    if jitter:
+        delay = delay * random.uniform(1 - jitter, 1 + jitter)
+    if retry_after is not None:
+        # A server's Retry-After is honoured, up to the longest wait of the schedule.
+        ceiling = max(schedule)
+        delay = max(delay, min(timedelta(seconds=min(retry_after, 1e9)), ceiling))
+    return delay
+
+
+def _attempt(alert: Alert, started_at: datetime, outcome: str, error: str | None) -> AlertAttempt:
+    return AlertAttempt(
+        alert_id=alert.id,
+        notifier_id=alert.notifier_id,
+        attempt=alert.attempts,
+        started_at=started_at,
+        finished_at=utcnow(),
+        outcome=outcome,
+        error=error,
+    )
+
+
+def record_success(db: Database, alert_id: str, started_at: datetime) -> None:
+    # Recorded even if the claim ran out meanwhile: it was sent, and the
+    # other process checks the status before it sends.
+    with db.write() as session:
+        alert = session.get_one(Alert, alert_id, with_for_update=True)
+        if alert.status in RETRYING_STATUSES:
+            alert.status = "sent"
+            alert.sent_at = utcnow()
+            alert.last_error = None
+            alert.locked_by = None
+            alert.locked_until = None
+        alert.attempts += 1
+        session.add(_attempt(alert, started_at, "sent", None))
+
+
+def record_failure(
+    db: Database,
+    alert_id: str,
+    error: DeliveryError,
+    started_at: datetime,
+    policy: DeliveryPolicy,
+) -> bool:
+    """Count the attempt; True if it will be retried, False if it is now failed or dead."""
+    text = error.args[0] if error.args else str(error)
+    with db.write() as session:
+        alert = session.get_one(Alert, alert_id, with_for_update=True)
+        if alert.status not in RETRYING_STATUSES:
+            return False  # sent or dead meanwhile (another process): leave it
+        alert.attempts += 1
+        alert.last_error = text
+        alert.locked_by = None
+        alert.locked_until = None
+        delay = (
+            retry_delay(alert.attempts, policy.retry_schedule, error.retry_after, policy.jitter)
+            if error.retryable
+            else None
+        )
+        if delay is not None:
+            alert.next_attempt_at = utcnow() + delay  # stays pending: never lost
+        else:
+            alert.status = "dead" if error.retryable else "failed"
+        attempts = alert.attempts
+        session.add(_attempt(alert, started_at, "failed", text))
+    retried = delay is not None
+    log.warning(
+        "alert %s: delivery failed (attempt %d%s): %s",
+        alert_id,
+        attempts,
+        "" if retried else ", not retried",
+        error,
+    )
+    return retried
+
+
+def make_due(db: Database, alert_ids: Sequence[str]) -> int:
+    """Make dead or failed alerts pending and due now; their attempts are kept."""
+    if not alert_ids:
+        return 0
+    with db.write() as session:
+        result = session.execute(
+            update(Alert)
+            .where(Alert.id.in_(list(alert_ids)), Alert.status.in_(("dead", "failed")))
+            .values(status="pending", next_attempt_at=utcnow(), locked_by=None, locked_until=None)
+        )
+        return result.rowcount  # type: ignore[attr-defined, no-any-return]
