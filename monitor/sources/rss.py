@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -83,31 +84,7 @@ class RssAdapter:
         self.proxy = proxy
 
     def fetch(self, http: HttpClient, state: FetchState) -> FetchResult:
-        validators = state.validators
-        response = http.get(
-            self.url, etag=validators.etag, last_modified=validators.last_modified, proxy=self.proxy
-        )
-        if response.not_modified:
-            # A 304 need not repeat the validators; keep the ones we sent.
-            kept = Validators(
-                etag=response.etag or validators.etag,
-                last_modified=response.last_modified or validators.last_modified,
-            )
-            return FetchResult(posts=[], validators=kept, not_modified=True, http_status=304)
-        posts = self.parse(response.body, ParseContext(response.url, response.content_type))
-        ordered = newest_first(posts)
-        # One ordered listing can be chance; a feed ordered at two polls in a row
-        # is taken to list its newest entries, so a gap in it is a deletion.
-        window = window_of(posts) if ordered and state.cursor.get("newest_first") else None
-        return FetchResult(
-            posts=[replace(post, response=0) for post in posts],
-            validators=Validators(response.etag, response.last_modified),
-            cursor={"newest_first": ordered},
-            windows=[window] if window else [],
-            http_status=response.status,
-            bytes_read=len(response.body),
-            responses=[RawResponse.of(response)],
-        )
+        return fetch_feed(http, self.url, self.proxy, state, self.parse)
 
     @classmethod
     def parse(cls, body: bytes, context: ParseContext) -> list[Post]:
@@ -214,4 +191,39 @@ def _entry_of(entry: Any) -> FeedEntry:
         updated=dict.get(entry, "updated_parsed"),  # no fallback to published (and its warning)
         created=entry.get("created_parsed"),
         language=entry.get("language"),
+    )
+
+
+def fetch_feed(
+    http: HttpClient,
+    url: str,
+    proxy: str | None,
+    state: FetchState,
+    parse: Callable[[bytes, ParseContext], list[Post]],
+) -> FetchResult:
+    """One conditional GET of a feed (RSS, Atom, JSON Feed, a YouTube channel feed)."""
+    validators = state.validators
+    response = http.get(
+        url, etag=validators.etag, last_modified=validators.last_modified, proxy=proxy
+    )
+    if response.not_modified:
+        # A 304 need not repeat the validators; keep the ones we sent.
+        kept = Validators(
+            etag=response.etag or validators.etag,
+            last_modified=response.last_modified or validators.last_modified,
+        )
+        return FetchResult(posts=[], validators=kept, not_modified=True, http_status=304)
+    posts = parse(response.body, ParseContext(response.url, response.content_type))
+    ordered = newest_first(posts)
+    # One ordered listing can be chance; a feed ordered at two polls in a row
+    # is taken to list its newest entries, so a gap in it is a deletion.
+    window = window_of(posts) if ordered and state.cursor.get("newest_first") else None
+    return FetchResult(
+        posts=[replace(post, response=0) for post in posts],
+        validators=Validators(response.etag, response.last_modified),
+        cursor={"newest_first": ordered},
+        windows=[window] if window else [],
+        http_status=response.status,
+        bytes_read=len(response.body),
+        responses=[RawResponse.of(response)],
     )

@@ -20,7 +20,6 @@ with the same order, was deleted (or made private).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -34,11 +33,8 @@ from monitor.sources.base import (
     FetchState,
     ParseContext,
     Post,
-    RawResponse,
-    Validators,
-    window_of,
 )
-from monitor.sources.rss import newest_first
+from monitor.sources.rss import fetch_feed
 from monitor.text.html import normalize_whitespace
 
 FEED_URL = "https://www.youtube.com/feeds/videos.xml?channel_id={channel_id}"
@@ -66,28 +62,7 @@ class YouTubeAdapter:
         return cls(url, proxy=source.proxy)
 
     def fetch(self, http: HttpClient, state: FetchState) -> FetchResult:
-        validators = state.validators
-        response = http.get(
-            self.url, etag=validators.etag, last_modified=validators.last_modified, proxy=self.proxy
-        )
-        if response.not_modified:
-            kept = Validators(
-                etag=response.etag or validators.etag,
-                last_modified=response.last_modified or validators.last_modified,
-            )
-            return FetchResult(posts=[], validators=kept, not_modified=True, http_status=304)
-        posts = self.parse(response.body, ParseContext(response.url, response.content_type))
-        ordered = newest_first(posts)
-        window = window_of(posts) if ordered and state.cursor.get("newest_first") else None
-        return FetchResult(
-            posts=[replace(post, response=0) for post in posts],
-            validators=Validators(response.etag, response.last_modified),
-            cursor={"newest_first": ordered},
-            windows=[window] if window else [],
-            http_status=response.status,
-            bytes_read=len(response.body),
-            responses=[RawResponse.of(response)],
-        )
+        return fetch_feed(http, self.url, self.proxy, state, self.parse)
 
     @classmethod
     def parse(cls, body: bytes, context: ParseContext) -> list[Post]:
