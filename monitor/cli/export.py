@@ -54,22 +54,7 @@ def export(
 ) -> None:
     config = load(ctx)
     tz = config.settings.tz
-    filters = options.item_filters(
-        tz,
-        leader=leader,
-        organization=organization,
-        source=source,
-        rule=rule,
-        since=since,
-        until=until,
-        status=status,
-        lang=lang,
-        limit=limit,
-        unreviewed=unreviewed,
-        matched=matched,
-        edited=edited,
-        deleted=deleted,
-    )
+    filters = options.filters_of(ctx, tz)
     db = database(config, reading=True)
     try:
         with db.read() as session:

@@ -118,3 +118,16 @@ def item_filters(
         deleted=deleted,
         offset=(page - 1) * limit,
     )
+
+
+_FILTER_PARAMS = (
+    "leader", "organization", "source", "rule", "since", "until", "status", "lang", "limit",
+    "unreviewed", "matched", "edited", "deleted", "page",
+)  # fmt: skip
+
+
+def filters_of(ctx: typer.Context, tz: tzinfo) -> ItemFilters:
+    """The filters of a listing command, from the options it declares (the same
+    names in `items list`, `search` and `export`)."""
+    given = {name: ctx.params[name] for name in _FILTER_PARAMS if name in ctx.params}
+    return item_filters(tz, **given)
