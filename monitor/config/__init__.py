@@ -11,6 +11,7 @@ from monitor.config.schema_notifiers import (
     ConsoleNotifier,
     EmailNotifier,
     Notifier,
+    Throttle,
     WebhookNotifier,
 )
 from monitor.config.schema_rules import (
@@ -56,6 +57,7 @@ __all__ = [
     "Stance",
     "StanceCondition",
     "TelegramSource",
+    "Throttle",
     "WebhookNotifier",
     "XSource",
     "YouTubeSource",

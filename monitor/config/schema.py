@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 import monitor
-from monitor.config.durations import Duration
+from monitor.config.durations import Duration, format_duration
 from monitor.config.schema_base import (
     EmailAddress,
     Id,
@@ -77,8 +77,27 @@ class Settings(StrictModel):
     )
     alert_claim_lease: Duration = timedelta(minutes=2)  # how long a claimed alert stays claimed
     notifier_alarm_after: Duration = timedelta(minutes=30)  # failing this long: an ERROR a tick
+    # The daemon's scheduling (see the README's "Running several replicas").
+    max_concurrent_polls: int = Field(16, ge=1, le=1000)  # polls in flight, all hosts together
+    poll_timeout: Duration = timedelta(minutes=2)  # hard deadline of one poll, all requests in
+    poll_lease: Duration = timedelta(minutes=5)  # a claimed source stays claimed this long
+    interval_jitter: float = Field(0.1, ge=0, le=0.5)  # each next poll moves by up to ±10%
+    shutdown_grace: Duration = timedelta(seconds=30)  # SIGTERM: in-flight work may finish
+    fetch_run_retention: Duration = timedelta(days=90)  # poll history kept for `sources list`
+    log_format: Literal["auto", "text", "json"] = "auto"  # auto: JSON unless on a terminal
     stance_scorer: Literal["lexicon", "embedding"] = "lexicon"
     stance_model: str | None = None  # a sentence-embedding model folder; None: the packaged one
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_poll(self) -> Settings:
+        # A lease shorter than a poll could be taken over while the poll still runs.
+        if self.poll_lease <= self.poll_timeout:
+            raise config_error(
+                f"poll_lease ({format_duration(self.poll_lease)}) must be longer than "
+                f"poll_timeout ({format_duration(self.poll_timeout)}): a source must stay "
+                "claimed while it is polled"
+            )
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -7,7 +7,7 @@ import binascii
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 
 from monitor.config.cron import check_cron
 from monitor.config.durations import Duration
@@ -67,7 +67,29 @@ WebhookSecret = Annotated[
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class EmailNotifier(StrictModel):
+class Throttle(StrictModel):
+    """At most ``max`` messages per ``per``; the alerts beyond it are folded into the
+    next message (one listing them all), never dropped."""
+
+    max: int = Field(ge=1, le=100_000)
+    per: Duration
+
+
+class _Batching(StrictModel):
+    digest: CronExpression | None = None  # None: one message per alert; cron: batch on it
+    throttle: Throttle | None = None
+
+    @model_validator(mode="after")
+    def _digest_or_throttle(self) -> _Batching:
+        if self.digest is not None and self.throttle is not None:
+            raise config_error(
+                "digest and throttle together: a digest already sends one message per "
+                "period; keep one of them"
+            )
+        return self
+
+
+class EmailNotifier(_Batching):
     id: Id
     kind: Literal["email"]
     to: list[EmailAddress] = Field(min_length=1)
@@ -76,11 +98,10 @@ class EmailNotifier(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
     security: Literal["starttls", "tls", "none"] = "starttls"
-    digest: CronExpression | None = None  # None: one mail per alert; cron: batch on that schedule
     from_address: EmailAddress | None = None  # None: settings.email_from
 
 
-class WebhookNotifier(StrictModel):
+class WebhookNotifier(_Batching):
     id: Id
     kind: Literal["webhook"]
     url: HttpUrl
@@ -90,7 +111,7 @@ class WebhookNotifier(StrictModel):
     timeout: Duration = timedelta(seconds=10)
 
 
-class ConsoleNotifier(StrictModel):
+class ConsoleNotifier(_Batching):
     id: Id
     kind: Literal["console"]
 

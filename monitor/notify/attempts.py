@@ -70,7 +70,13 @@ def retry_delay(
     return delay
 
 
-def _attempt(alert: Alert, started_at: datetime, outcome: str, error: str | None) -> AlertAttempt:
+def _attempt(
+    alert: Alert,
+    started_at: datetime,
+    outcome: str,
+    error: str | None,
+    message_id: str | None = None,
+) -> AlertAttempt:
     return AlertAttempt(
         alert_id=alert.id,
         notifier_id=alert.notifier_id,
@@ -79,10 +85,14 @@ def _attempt(alert: Alert, started_at: datetime, outcome: str, error: str | None
         finished_at=utcnow(),
         outcome=outcome,
         error=error,
+        message_id=message_id or alert.id,
     )
 
 
-def record_success(db: Database, alert_id: str, started_at: datetime) -> None:
+def record_success(
+    db: Database, alert_id: str, started_at: datetime, message_id: str | None = None
+) -> None:
+    """``message_id``: the digest the alert went out in; None: a message of its own."""
     # Recorded even if the claim ran out meanwhile: it was sent, and the
     # other process checks the status before it sends.
     with db.write() as session:
@@ -94,7 +104,7 @@ def record_success(db: Database, alert_id: str, started_at: datetime) -> None:
             alert.locked_by = None
             alert.locked_until = None
         alert.attempts += 1
-        session.add(_attempt(alert, started_at, "sent", None))
+        session.add(_attempt(alert, started_at, "sent", None, message_id))
 
 
 def record_failure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -68,3 +69,28 @@ class Notifier(Protocol):
 
     def close(self) -> None:
         """Release connections; the notifier is not used afterwards."""
+
+
+class BatchingNotifier(Notifier, Protocol):
+    """A notifier that can also send several alerts as one message: a digest's
+    period, or the alerts a throttle held back."""
+
+    def deliver_digest(self, messages: Sequence[AlertMessage], period: datetime) -> None: ...
+
+
+def digest_id(messages: Sequence[AlertMessage], period: datetime) -> str:
+    """The id of a message listing ``messages``: the same for a retry of the same
+    batch, so a receiver can tell a re-send from a new message."""
+    return f"digest-{period:%Y%m%dT%H%M}Z-{min(m.alert_id for m in messages)}"
+
+
+def group_by_leader_and_rule(
+    messages: Sequence[AlertMessage],
+) -> list[tuple[str, list[tuple[str, list[AlertMessage]]]]]:
+    """Who spoke (leader, else author, else source), then rule, oldest statement first."""
+    groups: dict[str, dict[str, list[AlertMessage]]] = {}
+    for message in sorted(messages, key=lambda m: m.statement.published_at):
+        statement = message.statement
+        who = statement.leader or statement.author or statement.source
+        groups.setdefault(who, {}).setdefault(message.rule_id, []).append(message)
+    return [(who, sorted(rules.items())) for who, rules in sorted(groups.items())]

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from datetime import datetime
 from typing import IO, ClassVar
 
-from monitor.notify.base import AlertMessage
+from monitor.config import Throttle
+from monitor.notify.base import AlertMessage, digest_id
 
 
 class ConsoleNotifier:
     kind: ClassVar[str] = "console"
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        digest: str | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
         self._stream = stream
+        self.digest = digest  # a cron expression: alerts are batched, sent when it fires
+        self.throttle = throttle
 
     def deliver(self, message: AlertMessage) -> None:
         stream = self._stream or sys.stdout
@@ -27,6 +38,15 @@ class ConsoleNotifier:
             f"  {_indent(statement.text)}\n"
         )
         stream.flush()
+
+    def deliver_digest(self, messages: Sequence[AlertMessage], period: datetime) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(
+            f"DIGEST {digest_id(messages, period)}: {len(messages)} alerts "
+            f"({period:%Y-%m-%d %H:%M}Z)\n"
+        )
+        for message in messages:
+            self.deliver(message)
 
     def close(self) -> None:
         pass

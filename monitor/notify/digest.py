@@ -24,7 +24,7 @@ from monitor.notify.attempts import (
     record_failure,
     record_success,
 )
-from monitor.notify.base import AlertMessage, Notifier
+from monitor.notify.base import AlertMessage, Notifier, digest_id
 from monitor.notify.schedule import next_fire
 from monitor.store.models import Alert, utcnow
 from monitor.store.session import Database
@@ -36,6 +36,8 @@ DIGEST_BATCH = 1000  # alerts in one message at most; the rest go in the next on
 
 class DigestNotifier(Protocol):
     digest: str | None
+
+    def deliver(self, message: AlertMessage) -> None: ...
 
     def deliver_digest(self, messages: Sequence[AlertMessage], period: datetime) -> None: ...
 
@@ -95,6 +97,44 @@ def _claim(
     return ids
 
 
+def send_batch(
+    db: Database,
+    notifier: DigestNotifier,
+    ids: Sequence[str],
+    policy: DeliveryPolicy,
+    period: datetime | None = None,
+    *,
+    single: bool = False,
+) -> tuple[int, int, int]:
+    """Send claimed alerts as one message and record each; (sent, failed, dead).
+
+    ``period``: the digest period the message stands for; None (a throttle's
+    batch) takes the newest alert's creation time, so a retry of the same batch
+    keeps its message id. ``single``: one alert, sent as an alert of its own.
+    """
+    from monitor.notify.outbox import load_message  # the outbox imports this module
+
+    with db.read() as session:
+        alerts = [session.get_one(Alert, alert_id) for alert_id in ids]
+        messages = [load_message(session, alert) for alert in alerts]
+        if period is None:
+            period = max(alert.created_at for alert in alerts)
+    started_at = utcnow()
+    try:
+        if single:
+            notifier.deliver(messages[0])
+        else:
+            notifier.deliver_digest(messages, period)
+    except Exception as exc:
+        error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{exc!r}")
+        retried = [record_failure(db, alert_id, error, started_at, policy) for alert_id in ids]
+        return 0, sum(retried), len(retried) - sum(retried)
+    message_id = None if single else digest_id(messages, period)
+    for alert_id in ids:
+        record_success(db, alert_id, started_at, message_id)
+    return len(ids), 0, 0
+
+
 def deliver_digests(
     db: Database,
     notifiers: Mapping[str, Notifier],
@@ -102,8 +142,6 @@ def deliver_digests(
     policy: DeliveryPolicy,
 ) -> tuple[int, int, int]:
     """Send each digest notifier's due period; (sent, failed, dead) alert counts."""
-    from monitor.notify.outbox import load_message  # the outbox imports this module
-
     sent = failed = dead = 0
     for notifier_id, notifier in digest_notifiers(notifiers).items():
         assert notifier.digest is not None
@@ -113,22 +151,9 @@ def deliver_digests(
         if not ids:
             continue
         with db.read() as session:
-            alerts = [session.get_one(Alert, alert_id) for alert_id in ids]
-            messages = [load_message(session, alert) for alert in alerts]
-            period = next_fire(notifier.digest, min(alert.created_at for alert in alerts))
-        started_at = utcnow()
-        try:
-            notifier.deliver_digest(messages, period)
-        except Exception as exc:
-            error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{exc!r}")
-            for alert_id in ids:
-                if record_failure(db, alert_id, error, started_at, policy):
-                    failed += 1
-                else:
-                    dead += 1
-            continue
-        for alert_id in ids:
-            record_success(db, alert_id, started_at)
-        sent += len(ids)
-        log.info("notifier %s: digest of %d alerts sent", notifier_id, len(ids))
+            first = min(session.get_one(Alert, alert_id).created_at for alert_id in ids)
+        counts = send_batch(db, notifier, ids, policy, next_fire(notifier.digest, first))
+        sent, failed, dead = sent + counts[0], failed + counts[1], dead + counts[2]
+        if counts[0]:
+            log.info("notifier %s: digest of %d alerts sent", notifier_id, counts[0])
     return sent, failed, dead

@@ -18,8 +18,9 @@ from typing import ClassVar, Literal
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from monitor.config import Throttle
 from monitor.errors import DeliveryError
-from monitor.notify.base import AlertMessage
+from monitor.notify.base import AlertMessage, digest_id, group_by_leader_and_rule
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -47,8 +48,10 @@ class EmailNotifier:
         display_tz: tzinfo,
         reply_to: str | None = None,
         digest: str | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.digest = digest  # a cron expression: alerts are batched, sent when it fires
+        self.throttle = throttle
         self.to = to
         self.sender = sender
         self.host = host
@@ -87,21 +90,17 @@ class EmailNotifier:
 
     def compose_digest(self, messages: Sequence[AlertMessage], period: datetime) -> EmailMessage:
         """One mail for a period's alerts, grouped by leader, then rule."""
-        groups: dict[str, dict[str, list[AlertMessage]]] = {}
-        for message in sorted(messages, key=lambda m: m.statement.published_at):
-            statement = message.statement
-            who = statement.leader or statement.author or statement.source
-            groups.setdefault(who, {}).setdefault(message.rule_id, []).append(message)
+        groups = group_by_leader_and_rule(messages)
         context = {
             "count": len(messages),
-            "groups": [(who, sorted(rules.items())) for who, rules in sorted(groups.items())],
+            "groups": groups,
             "period_utc": period.strftime("%Y-%m-%d %H:%M"),
             "period_local": period.astimezone(self._tz).strftime("%Y-%m-%d %H:%M %Z"),
         }
         mail = self._envelope(
             f"[DIGEST] {len(messages)} alert{'s' if len(messages) != 1 else ''}: "
-            + ", ".join(sorted(groups)),
-            f"<digest-{period:%Y%m%dT%H%M}Z-{min(m.alert_id for m in messages)}@monitor.alerts>",
+            + ", ".join(who for who, _ in groups),
+            f"<{digest_id(messages, period)}@monitor.alerts>",
         )
         mail.set_content(_TEMPLATES.get_template("digest.txt.j2").render(context))
         mail.add_alternative(

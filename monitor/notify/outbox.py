@@ -29,6 +29,7 @@ from monitor.notify.attempts import (
 )
 from monitor.notify.base import AlertMessage, Notifier, StatementSummary
 from monitor.notify.digest import deliver_digests, digest_notifiers
+from monitor.notify.throttle import deliver_throttled, throttled_notifiers
 from monitor.rules.engine import RuleMatch
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.ids import uuid7
@@ -203,7 +204,8 @@ def deliver_due(
     report = DeliveryReport()
     policy = policy or DeliveryPolicy()
     failing = set() if failing is None else failing
-    claimed = claim_due_alerts(db, owner, policy=policy, exclude=digest_notifiers(notifiers))
+    batching = {*digest_notifiers(notifiers), *throttled_notifiers(notifiers)}
+    claimed = claim_due_alerts(db, owner, policy=policy, exclude=batching)
     report.claimed = len(claimed)
     for alert_id in claimed:
         if stop is not None and stop.is_set():
@@ -244,7 +246,9 @@ def deliver_all_due(
     """Claim and deliver batch after batch until nothing is due (or ``stop`` is set)."""
     total = DeliveryReport()
     policy = policy or DeliveryPolicy()
-    total.sent, total.failed, total.dead = deliver_digests(db, notifiers, owner, policy)
+    for deliver_batches in (deliver_digests, deliver_throttled):
+        sent, failed, dead = deliver_batches(db, notifiers, owner, policy)
+        total.add(DeliveryReport(sent=sent, failed=failed, dead=dead))
     failing: set[str] = set()
     while stop is None or not stop.is_set():
         report = deliver_due(db, notifiers, owner, stop=stop, failing=failing, policy=policy)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def _console(config: Config, notifier: NotifierConfig) -> Notifier:
     assert isinstance(notifier, ConsoleConfig)
-    return ConsoleNotifier()
+    return ConsoleNotifier(digest=notifier.digest, throttle=notifier.throttle)
 
 
 def _webhook(config: Config, notifier: NotifierConfig) -> Notifier:
@@ -33,6 +33,8 @@ def _webhook(config: Config, notifier: NotifierConfig) -> Notifier:
         headers=notifier.headers,
         user_agent=config.settings.user_agent,
         slack=notifier.format == "slack",
+        digest=notifier.digest,
+        throttle=notifier.throttle,
     )
 
 
@@ -51,6 +53,7 @@ def _email(config: Config, notifier: NotifierConfig) -> Notifier:
         display_tz=settings.tz,
         reply_to=settings.email_reply_to,
         digest=notifier.digest,
+        throttle=notifier.throttle,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,3 +16,13 @@ def insert_ignoring_conflicts(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
     return insert.values(values).on_conflict_do_nothing(index_elements=conflict_columns)
+
+
+def lock_key(session: Session, key: str) -> None:
+    """Serialize transactions on ``key`` until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock on the key's hash. SQLite
+    needs nothing: its writers (BEGIN IMMEDIATE) are serialized already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

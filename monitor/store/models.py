@@ -230,6 +230,9 @@ class AlertAttempt(Base):
     """One delivery attempt of one alert: every error is kept, not only the last."""
 
     __tablename__ = "alert_attempts"
+    __table_args__ = (
+        Index("ix_alert_attempts_notifier_id_started_at", "notifier_id", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
@@ -239,6 +242,9 @@ class AlertAttempt(Base):
     finished_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(10))  # sent | failed
     error: Mapped[str | None] = mapped_column(Text)
+    # The message this attempt went out in: the alert's own id, or a digest's id
+    # shared by every alert in it (throttles count messages, not alerts).
+    message_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class FetchRun(Base):
