@@ -1,10 +1,10 @@
-"""Polling and delivery loops: `monitor run --once` and the long-running `monitor run`.
+"""One cycle, `monitor run --once`, and what the daemon (monitor.scheduler) builds on.
 
-This is the simple loop of the walking skeleton: each tick claims due sources
-(leases in the database, so several processes share them), polls them on a
-small thread pool, then delivers due alerts. Only the job wrappers
-(``guarded_poll`` and the tick) catch broad exceptions: a bug in one source's
-poll, or a database outage, must not stop the daemon.
+A cycle claims every enabled source (leases in the database, so a daemon or
+another `--once` running meanwhile is not doubled), polls them on a thread
+pool with each poll's hard deadline, then delivers due alerts. Only
+``guarded_poll`` catches broad exceptions: a bug in one source's poll must not
+stop the others.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from monitor.config import Config, Source
-from monitor.errors import MonitorError
 from monitor.http import HttpClient, HttpSettings
 from monitor.notify.attempts import DeliveryPolicy
 from monitor.notify.base import Notifier
 from monitor.notify.health import alarm_failing_notifiers
 from monitor.notify.outbox import DeliveryReport, deliver_all_due
 from monitor.pipeline import (
+    LeaseLost,
     PollReport,
     Runtime,
     claim_sources,
@@ -36,41 +35,28 @@ from monitor.pipeline import (
 )
 from monitor.rules.analysis import Analyzer
 from monitor.rules.engine import RuleSet
-from monitor.store.housekeeping import prune_raw_responses
 from monitor.store.models import utcnow
 from monitor.store.session import Database
 
 log = logging.getLogger(__name__)
 
-POLL_WORKERS = 8
-TICK_SECONDS = 5.0
-HOUSEKEEPING_SECONDS = 3600.0
 
-
-def _housekeeping(runtime: Runtime) -> None:
-    try:
-        removed = prune_raw_responses(runtime.db, runtime.config.settings.raw_retention)
-    except Exception:
-        log.exception("housekeeping failed; it runs again in an hour")
-        return
-    if removed:
-        log.info("housekeeping: %d fetched bodies past retention removed", removed)
+def http_settings(config: Config) -> HttpSettings:
+    settings = config.settings
+    return HttpSettings(
+        user_agent=settings.user_agent,
+        timeout_seconds=settings.http_timeout.total_seconds(),
+        max_response_bytes=settings.max_response_bytes,
+        proxy=settings.proxy,
+        max_connections=settings.max_connections,
+        per_host_connections=settings.per_host_connections,
+        per_host_delay=settings.per_host_delay,
+        retries=settings.http_retries,
+    )
 
 
 def build_http_client(config: Config) -> HttpClient:
-    settings = config.settings
-    return HttpClient(
-        HttpSettings(
-            user_agent=settings.user_agent,
-            timeout_seconds=settings.http_timeout.total_seconds(),
-            max_response_bytes=settings.max_response_bytes,
-            proxy=settings.proxy,
-            max_connections=settings.max_connections,
-            per_host_connections=settings.per_host_connections,
-            per_host_delay=settings.per_host_delay,
-            retries=settings.http_retries,
-        )
-    )
+    return HttpClient(http_settings(config))
 
 
 def build_runtime(config: Config, db: Database) -> Runtime:
@@ -90,6 +76,9 @@ def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
     clock = time.monotonic()
     try:
         report = poll_source(runtime, source)
+    except LeaseLost as exc:
+        log.warning("%s", exc)
+        return PollReport(source.id, "error", kind=source.kind, error=str(exc))
     except Exception as exc:
         log.exception("source %s: poll failed unexpectedly", source.id)
         try:
@@ -103,8 +92,28 @@ def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
 
 
 def _log_poll(report: PollReport) -> None:
+    """One line per poll; in JSON logs its figures are fields of their own."""
+    fields = {
+        "source": report.source_id,
+        "kind": report.kind,
+        "status": report.status,
+        "http_status": report.http_status,
+        "new": report.new,
+        "edited": report.edited,
+        "deleted": report.deleted,
+        "matches": report.matches,
+        "alerts": report.alerts,
+        "duration_s": round(report.seconds, 3),
+    }
     if report.status == "error":
-        log.warning("source %s: error: %s (%.2fs)", report.source_id, report.error, report.seconds)
+        fields["error"] = report.error
+        log.warning(
+            "source %s: error: %s (%.2fs)",
+            report.source_id,
+            report.error,
+            report.seconds,
+            extra=fields,
+        )
     else:
         log.info(
             "source %s: %s http=%s new=%d edited=%d deleted=%d alerts=%d (%.2fs)",
@@ -116,6 +125,7 @@ def _log_poll(report: PollReport) -> None:
             report.deleted,
             report.alerts,
             report.seconds,
+            extra=fields,
         )
 
 
@@ -131,24 +141,37 @@ class CycleSummary:
         return polls_failed or self.delivery.failed > 0 or self.delivery.dead > 0
 
 
+def poll_with_deadline(runtime: Runtime, source: Source) -> PollReport:
+    deadline = runtime.config.settings.poll_timeout.total_seconds()
+    with runtime.http.poll_deadline(deadline):
+        return guarded_poll(runtime, source)
+
+
 def poll_sources(
     runtime: Runtime, *, due_only: bool, stop: threading.Event | None = None
 ) -> tuple[list[PollReport], list[str]]:
     """Claim and poll sources a few at a time (as many as there are workers), so a
     lease is only ever taken by a poll that starts right away."""
+    settings = runtime.config.settings
+    workers = settings.max_concurrent_polls
     enabled = {source.id: source for source in runtime.config.enabled_sources()}
     remaining = dict(enabled)
     reports: list[PollReport] = []
-    with ThreadPoolExecutor(max_workers=POLL_WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
         while remaining and not (stop is not None and stop.is_set()):
             claimed = claim_sources(
-                runtime.db, runtime.owner, remaining, due_only=due_only, limit=POLL_WORKERS
+                runtime.db,
+                runtime.owner,
+                remaining,
+                due_only=due_only,
+                limit=workers,
+                lease=settings.poll_lease,
             )
             if not claimed:
                 break
             for source_id in claimed:
                 del remaining[source_id]
-            reports.extend(pool.map(lambda sid: guarded_poll(runtime, enabled[sid]), claimed))
+            reports.extend(pool.map(lambda sid: poll_with_deadline(runtime, enabled[sid]), claimed))
     polled = {report.source_id for report in reports}
     skipped = [] if due_only else sorted(set(enabled) - polled)
     return reports, skipped
@@ -162,53 +185,3 @@ def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummar
     delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, policy=policy)
     alarm_failing_notifiers(runtime.db, runtime.config.settings.notifier_alarm_after, notifiers)
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
-
-
-def run_forever(
-    runtime: Runtime,
-    notifiers: Mapping[str, Notifier],
-    stop: threading.Event,
-    heartbeat: Path | None = None,
-) -> None:
-    """Tick until ``stop`` is set; in-flight polls finish before it returns.
-
-    After every tick that reached the database, ``heartbeat`` (if given) is
-    touched, so a container health check can tell a live loop from a stuck one.
-    """
-    sync_sources(runtime.db, runtime.config)
-    log.info(
-        "monitor running: %d enabled sources, %d rules, owner %s",
-        len(runtime.config.enabled_sources()),
-        len(runtime.rules.rules),
-        runtime.owner,
-    )
-    next_housekeeping = 0.0
-    policy = DeliveryPolicy.from_settings(runtime.config.settings)
-    while not stop.is_set():
-        if time.monotonic() >= next_housekeeping:
-            next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
-            _housekeeping(runtime)
-        try:
-            poll_sources(runtime, due_only=True, stop=stop)
-            delivery = deliver_all_due(
-                runtime.db, notifiers, runtime.owner, stop=stop, policy=policy
-            )
-            if delivery.sent or delivery.failed or delivery.dead:
-                log.info(
-                    "alerts: %d sent, %d failed, %d dead",
-                    delivery.sent,
-                    delivery.failed,
-                    delivery.dead,
-                )
-            # Quiet failure is a bug: a notifier failing too long is an ERROR every tick.
-            alarm_failing_notifiers(
-                runtime.db, runtime.config.settings.notifier_alarm_after, notifiers
-            )
-            if heartbeat is not None:
-                heartbeat.touch()
-        except MonitorError as exc:
-            log.error("tick failed: %s", exc)
-        except Exception:
-            log.exception("tick failed unexpectedly; retrying at the next tick")
-        stop.wait(TICK_SECONDS)
-    log.info("monitor stopped")

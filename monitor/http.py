@@ -138,6 +138,35 @@ class HttpClient:
         self._clients: dict[str | None, httpx.Client] = {}
         self._gates: dict[str, _HostGate] = {}
         self._lock = threading.Lock()
+        self._poll = threading.local()  # this thread's poll deadline, if any
+        self.cancelled = threading.Event()  # set on shutdown: no new request starts
+
+    @contextmanager
+    def poll_deadline(self, seconds: float) -> Iterator[None]:
+        """Every request of this thread within the block ends by ``seconds`` from now:
+        the hard deadline of one poll, however many pages or retries it takes."""
+        self._poll.deadline = time.monotonic() + seconds
+        self._poll.limit = seconds
+        try:
+            yield
+        finally:
+            self._poll.deadline = None
+
+    def _time_left(self, url: str) -> float | None:
+        """Seconds this thread's poll may still take (None: no deadline); raises when
+        none are left or the client was cancelled."""
+        if self.cancelled.is_set():
+            raise TransportError(f"shutting down: {url} not fetched", retryable=False)
+        deadline: float | None = getattr(self._poll, "deadline", None)
+        if deadline is None:
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TransportError(
+                f"poll deadline of {self._poll.limit:g}s passed before fetching {url}",
+                retryable=False,
+            )
+        return left
 
     def _client(self, proxy: str | None) -> httpx.Client:
         proxy = proxy or self.settings.proxy
@@ -196,6 +225,12 @@ class HttpClient:
                 if wait is None:
                     raise
             attempt += 1
+            left = self._time_left(url)
+            if left is not None and wait >= left:
+                raise TransportError(
+                    f"poll deadline of {self._poll.limit:g}s leaves no time to retry {url}",
+                    retryable=False,
+                )
             time.sleep(wait)
 
     def _retry_wait(self, error: Exception, attempt: int) -> float | None:
@@ -217,7 +252,12 @@ class HttpClient:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             with self._gate(current).turn(polite=not is_loopback_url(current)):
-                request = client.build_request("GET", current, headers=headers)
+                left = self._time_left(current)
+                timeout = self.settings.timeout_seconds
+                if left is not None:
+                    deadline = min(deadline, time.monotonic() + left)
+                    timeout = min(timeout, left)
+                request = client.build_request("GET", current, headers=headers, timeout=timeout)
                 response = self._send(client, request, current)
                 try:
                     if response.status_code in _REDIRECTS and "Location" in response.headers:
@@ -275,8 +315,7 @@ class HttpClient:
                     raise ResponseTooLarge(url, limit)
                 if time.monotonic() > deadline:
                     raise TransportError(
-                        f"took longer than {self.settings.deadline:g}s fetching {url}; "
-                        "download aborted",
+                        f"deadline passed while fetching {url}; download aborted",
                         retryable=False,
                     )
                 chunks.append(chunk)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import socket
 import time
 import uuid
@@ -21,8 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.config import Config, Source
-from monitor.errors import HTTPStatusError, MonitorError
+from monitor.config import Config, Settings, Source
+from monitor.errors import HTTPStatusError, MonitorError, StoreError
 from monitor.http import HttpClient
 from monitor.ingest import Attribution, Evidence, IngestResult, ingest, mark_deleted
 from monitor.notify.outbox import record_matches
@@ -50,6 +51,10 @@ _NOT_FETCH_KEYS = {
 }
 
 
+class LeaseLost(StoreError):
+    """Another process holds the source now: this poll's results are not written."""
+
+
 def new_owner_id() -> str:
     """Names this process in leases, so a replica only ever releases its own."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -69,10 +74,12 @@ class Runtime:
 class PollReport:
     source_id: str
     status: str  # ok | not_modified | error
+    kind: str = ""
     new: int = 0
     edited: int = 0
     deleted: int = 0
     unchanged: int = 0
+    matches: int = 0
     alerts: int = 0
     http_status: int | None = None
     error: str | None = None
@@ -127,6 +134,7 @@ def claim_sources(
     *,
     due_only: bool = True,
     limit: int | None = None,
+    lease: timedelta = POLL_LEASE,
 ) -> list[str]:
     """Lease up to ``limit`` of the given sources that no one else holds (and that are due)."""
     now = utcnow()
@@ -146,7 +154,7 @@ def claim_sources(
             session.execute(
                 update(SourceState)
                 .where(SourceState.id.in_(claimed))
-                .values(lease_owner=owner, lease_until=now + POLL_LEASE)
+                .values(lease_owner=owner, lease_until=now + lease)
             )
     return claimed
 
@@ -175,6 +183,13 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
     except MonitorError as exc:
         return record_failure(runtime, source, started_at, clock, exc)
     with runtime.db.write() as session:
+        # The row lock first: whoever holds the lease writes, and no one else meanwhile.
+        state = session.get_one(SourceState, source.id, with_for_update=True)
+        if state.lease_owner not in (None, runtime.owner):
+            raise LeaseLost(
+                f"source {source.id}: the lease ran out during the poll and "
+                f"{state.lease_owner} holds it now; nothing written"
+            )
         evidence = Evidence(session, source.id, fetched.responses, started_at)
         result = ingest(
             session, attribution_of(runtime.config, source), fetched.posts, started_at, evidence
@@ -182,9 +197,9 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
         seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
         windows = fetched.windows if source.detect_deletions else ()
         deleted = mark_deleted(session, source.id, windows, seen, started_at)
-        alerts = _match_changed(session, runtime, result, started_at)
-        state = session.get_one(SourceState, source.id, with_for_update=True)
-        _schedule_success(state, fetched, runtime.config.interval_of(source), runtime.owner)
+        matches, alerts = _match_changed(session, runtime, result, started_at)
+        interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
+        _schedule_success(state, fetched, interval, runtime.owner)
         session.add(_fetch_run(source.id, started_at, fetched, result, deleted))
     return PollReport(
         source_id=source.id,
@@ -193,20 +208,24 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
         edited=len(result.edited),
         deleted=deleted,
         unchanged=result.unchanged,
+        matches=matches,
         alerts=alerts,
         http_status=fetched.http_status,
         seconds=time.monotonic() - clock,
+        kind=source.kind,
     )
 
 
-def _match_changed(session: Session, runtime: Runtime, result: IngestResult, now: datetime) -> int:
+def _match_changed(
+    session: Session, runtime: Runtime, result: IngestResult, now: datetime
+) -> tuple[int, int]:
     """Analyze each new or edited statement (language, mentions, stance: stored on
     it), then match the rules; oldest first, so a stance shift within one poll is
     seen against the statement before it."""
     max_age = runtime.config.settings.alert_max_age
     new_ids = {statement.id for statement in result.new}
     history = StoreHistory(session)
-    alerts = 0
+    matched = alerts = 0
     for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
         analysis = runtime.analyzer.analyze(statement.text, statement.language)
         statement.language = analysis.language or statement.language
@@ -226,11 +245,19 @@ def _match_changed(session: Session, runtime: Runtime, result: IngestResult, now
         matches = runtime.rules.evaluate(facts, analysis.doc, history)
         if not matches:
             continue
+        matched += len(matches)
         # Backlog (a new source's archive) is matched for the record, not alerted.
         backlog = statement.id in new_ids and now - statement.published_at > max_age
         version = result.versions[statement.id]
         alerts += record_matches(session, statement, version, matches, now, alert=not backlog)
-    return alerts
+    return matched, alerts
+
+
+def jittered(interval: timedelta, settings: Settings) -> timedelta:
+    """The interval moved by up to ±interval_jitter, so sources configured together
+    do not stay in step (and replicas' polls spread out)."""
+    spread = settings.interval_jitter
+    return interval * random.uniform(1 - spread, 1 + spread) if spread else interval
 
 
 def _schedule_success(
@@ -304,14 +331,16 @@ def record_failure(
     now = utcnow()
     with runtime.db.write() as session:
         state = session.get_one(SourceState, source.id, with_for_update=True)
+        if state.lease_owner not in (None, runtime.owner):
+            # Another process took the source over meanwhile: its schedule is its own.
+            return PollReport(source.id, "error", kind=source.kind, error=message)
         state.consecutive_failures += 1
         state.last_attempt_at = now
         state.last_error = message
         state.last_error_at = now
         interval = runtime.config.interval_of(source)
-        state.next_poll_at = now + failure_backoff(
-            interval, state.consecutive_failures, retry_after
-        )
+        backoff = failure_backoff(interval, state.consecutive_failures, retry_after)
+        state.next_poll_at = now + jittered(backoff, runtime.config.settings)
         _release(state, runtime.owner)
         session.add(
             FetchRun(
@@ -326,6 +355,7 @@ def record_failure(
     return PollReport(
         source_id=source.id,
         status="error",
+        kind=source.kind,
         http_status=http_status,
         error=message,
         seconds=time.monotonic() - clock,

@@ -245,7 +245,10 @@ def test_failed_fetch_is_recorded_and_others_go_on(db: Database, feed_server: Fe
         assert state.last_error == f"HTTP 500 from {feed_server.url('/broken.rss')}"
         assert state.lease_owner is None
         delay = state.next_poll_at - (state.last_attempt_at or state.next_poll_at)
-        assert timedelta(minutes=2) - timedelta(seconds=1) < delay <= timedelta(minutes=2)
+        # The interval, moved by up to the default interval_jitter (10%).
+        assert (
+            timedelta(minutes=2) * 0.9 - timedelta(seconds=1) < delay <= timedelta(minutes=2) * 1.1
+        )
         run = session.scalars(select(FetchRun).where(FetchRun.source_id == "broken")).one()
         assert (run.status, run.http_status) == ("error", 500)
 
@@ -254,7 +257,9 @@ def test_failed_fetch_is_recorded_and_others_go_on(db: Database, feed_server: Fe
         state = session.get_one(SourceState, "broken")
         assert state.consecutive_failures == 2
         delay = state.next_poll_at - (state.last_attempt_at or state.next_poll_at)
-        assert timedelta(minutes=4) - timedelta(seconds=1) < delay <= timedelta(minutes=4)
+        assert (
+            timedelta(minutes=4) * 0.9 - timedelta(seconds=1) < delay <= timedelta(minutes=4) * 1.1
+        )
 
 
 def test_not_a_feed_is_a_parse_error(db: Database, feed_server: FeedServer) -> None:

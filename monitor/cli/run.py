@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -13,8 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.context import database, load, out
-from monitor.daemon import CycleSummary, build_runtime, run_forever, run_once
+from monitor.daemon import CycleSummary, build_runtime, run_once
 from monitor.notify.registry import build_notifiers, close_notifiers
+from monitor.ops.logs import configure_daemon_logging
+from monitor.scheduler import Daemon
 from monitor.store.migrate import upgrade
 
 
@@ -30,32 +35,54 @@ def run(
             help="Touch this file after every healthy tick (for container health checks).",
         ),
     ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MONITOR_HEALTH_PORT",
+            min=1,
+            max=65535,
+            help="Serve /healthz, /readyz, /metrics on this port (default: settings.health_port).",
+        ),
+    ] = None,
 ) -> None:
-    stop = threading.Event()
+    early_stop = threading.Event()
     if not once:
         # First thing: as PID 1 in a container, a SIGTERM during start-up must count.
         def _stop(signum: int, _frame: FrameType | None) -> None:
-            stop.set()
+            early_stop.set()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     config = load(ctx)
+    configure_daemon_logging(config)
     db = database(config)
     upgrade(db)
-    runtime = build_runtime(config, db)
-    notifiers = build_notifiers(config)
-    try:
-        if once:
+    if once:
+        runtime = build_runtime(config, db)
+        notifiers = build_notifiers(config)
+        try:
             summary = run_once(runtime, notifiers)
-            print_summary(summary)
-            if summary.failed:
-                raise typer.Exit(1)
-            return
-        run_forever(runtime, notifiers, stop, heartbeat)
+        finally:
+            close_notifiers(notifiers)
+            runtime.http.close()
+            db.dispose()
+        print_summary(summary)
+        if summary.failed:
+            raise typer.Exit(1)
+        return
+    if early_stop.is_set():
+        return
+    daemon = Daemon(config, db, heartbeat=heartbeat, health_port=health_port)
+    try:
+        asyncio.run(daemon.run())
     finally:
-        close_notifiers(notifiers)
-        runtime.http.close()
+        daemon.runtime.http.close()
         db.dispose()
+    if daemon.unfinished_threads():
+        # A request stuck past the grace period must not hold the exit: everything
+        # this process held was released, and an unfinished poll wrote nothing.
+        logging.shutdown()
+        os._exit(0)
 
 
 def print_summary(summary: CycleSummary) -> None:

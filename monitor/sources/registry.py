@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from monitor.config import HtmlSource, RssSource, Source, TelegramSource, YouTubeSource
 from monitor.errors import FetchError, MonitorError
@@ -81,3 +82,23 @@ def build_adapter(source: Source) -> SourceAdapter:
             f"(supported: {supported})"
         )
     return builder(source)
+
+
+# Where each kind is fetched from when its source gives no `url:`.
+_DEFAULT_HOSTS = {
+    "telegram": "t.me",
+    "x": "api.x.com",
+    "bluesky": "public.api.bsky.app",
+    "youtube": "www.youtube.com",
+}
+
+
+def host_of(source: Source) -> str:
+    """The host a source's polls go to: what per-host concurrency is counted by."""
+    url = getattr(source, "url", None)
+    if url:
+        return (urlsplit(str(url)).hostname or "").lower()
+    account = getattr(source, "account", None)
+    if isinstance(account, str) and "@" in account:
+        return account.rsplit("@", 1)[1].lower()
+    return _DEFAULT_HOSTS.get(source.kind, source.kind)

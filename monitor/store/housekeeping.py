@@ -1,4 +1,4 @@
-"""Pruning what is kept only for a while: raw response bodies past retention."""
+"""Pruning what is kept only for a while: raw response bodies and poll records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from monitor.store.models import RawResponse, utcnow
+from monitor.store.models import FetchRun, RawResponse, utcnow
 from monitor.store.session import Database
 
 BATCH = 500
@@ -27,4 +27,22 @@ def prune_raw_responses(db: Database, keep: timedelta) -> int:
             if not ids:
                 return removed
             session.execute(delete(RawResponse).where(RawResponse.id.in_(ids)))
+            removed += len(ids)
+
+
+def prune_fetch_runs(db: Database, keep: timedelta) -> int:
+    """Delete poll records older than ``keep``, in batches (a long transaction would
+    hold up the polls); `sources list` reads only the recent ones."""
+    cutoff = utcnow() - keep
+    removed = 0
+    while True:
+        with db.write() as session:
+            ids = list(
+                session.scalars(
+                    select(FetchRun.id).where(FetchRun.started_at < cutoff).limit(BATCH)
+                )
+            )
+            if not ids:
+                return removed
+            session.execute(delete(FetchRun).where(FetchRun.id.in_(ids)))
             removed += len(ids)

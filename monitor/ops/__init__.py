@@ -1,0 +1,1 @@
+"""Operating the daemon: metrics, the health endpoint, logs."""
