@@ -19,7 +19,7 @@ from monitor.notify.health import alarm_failing_notifiers, failing_notifiers
 from monitor.notify.outbox import deliver_all_due
 from monitor.store.models import Alert, AlertAttempt
 from monitor.store.session import Database
-from tests.helpers import GAZETTEER, rss_item
+from tests.helpers import BASE_TIME, GAZETTEER, rss_item
 from tests.test_outbox import Recorder, poll
 
 NOW_DUE = DeliveryPolicy(retry_schedule=(timedelta(hours=1), timedelta(hours=1)), jitter=0.0)
@@ -58,6 +58,12 @@ notifiers:
     return path
 
 
+def fresh(minutes: int = 0) -> int:
+    """rss_item's ``minutes`` (after BASE_TIME) for a statement published an hour ago
+    (plus ``minutes``): one older than settings.alert_max_age is not alerted."""
+    return int((datetime.now(UTC) - BASE_TIME).total_seconds() // 60) - 60 + minutes
+
+
 def attempts_of(db: Database, alert_id: str) -> list[tuple[int, str, str | None]]:
     with db.read() as session:
         rows = session.scalars(
@@ -94,7 +100,7 @@ def test_the_retry_schedule_has_jitter_and_honours_retry_after() -> None:
 def test_every_attempt_is_kept_then_dead_then_retried_by_prefix(
     db: Database, database_url: str, feed_server: FeedServer, config: Path
 ) -> None:
-    poll(db, feed_server, rss_item("k1", "بيان", "عن أمريكا"))
+    poll(db, feed_server, rss_item("k1", "بيان", "عن أمريكا", minutes=fresh()))
     errors = iter(["connection refused", "HTTP 503", "timed out"])
     down = Recorder(fail=lambda m: DeliveryError(next(errors)))
     up = Recorder()
@@ -140,7 +146,9 @@ def test_alerts_list_filters_and_retry_errors(
     config: Path,
 ) -> None:
     poll(
-        db, feed_server, *(rss_item(f"k{i}", "بيان", f"عن أمريكا {i}", minutes=i) for i in range(3))
+        db,
+        feed_server,
+        *(rss_item(f"k{i}", "بيان", f"عن أمريكا {i}", minutes=fresh(i)) for i in range(3)),
     )
     refusing = Recorder(fail=lambda m: DeliveryError("HTTP 404", retryable=False))
     for _ in range(3):  # a failing notifier gets one try per round
@@ -184,7 +192,9 @@ def test_a_notifier_failing_too_long_is_an_error_and_listed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     poll(
-        db, feed_server, *(rss_item(f"k{i}", "بيان", f"عن أمريكا {i}", minutes=i) for i in range(3))
+        db,
+        feed_server,
+        *(rss_item(f"k{i}", "بيان", f"عن أمريكا {i}", minutes=fresh(i)) for i in range(3)),
     )
     down = Recorder(
         fail=lambda m: DeliveryError("POST https://hooks.example.org answered HTTP 503")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Annotated
 
 import typer
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from monitor.cli import options
 from monitor.cli.context import database, err, load, out
 from monitor.cli.tables import fitted_table
+from monitor.config.durations import format_duration
 from monitor.errors import MonitorError
 from monitor.notify.attempts import make_due
 from monitor.notify.health import NotifierFailure, failing_notifiers
@@ -58,6 +59,10 @@ def list_command(
     status: Status = None,
     rule: RuleOpt = None,
     notifier: NotifierOpt = None,
+    leader: options.Leader = None,
+    organization: options.Organization = None,
+    source: options.SourceOpt = None,
+    lang: options.Lang = None,
     since: options.Since = None,
     until: options.Until = None,
     limit: options.Limit = 50,
@@ -70,6 +75,8 @@ def list_command(
         ),
     ] = False,
 ) -> None:
+    # --leader, --organization, --source and --lang: of the alert's statement;
+    # --since and --until: when the alert was created.
     config = load(ctx)
     tz = config.settings.tz
     alarm_after = config.settings.notifier_alarm_after
@@ -79,6 +86,10 @@ def list_command(
         notifier=notifier,
         since=options.parse_when(since, tz) if since else None,
         until=options.parse_when(until, tz) if until else None,
+        leader=leader,
+        organization=organization,
+        source=source,
+        language=lang,
         limit=limit,
     )
     db = database(config, reading=True)
@@ -101,17 +112,35 @@ def list_command(
             print(json.dumps(row, ensure_ascii=False))
         return
     alarmed = [f for f in failures if utcnow() - f.since >= alarm_after]
-    _print_notifiers(alarmed, tz, False, alarm_after.total_seconds(), quiet_if_none=True)
+    print_notifier_alarms(out, alarmed, tz, alarm_after)
     out.print(_table(alerts, tz, config.settings.timezone))
 
 
+def print_notifier_alarms(
+    console: Console, failures: list[NotifierFailure], tz: tzinfo, alarm_after: timedelta
+) -> None:
+    """The notifiers failing longer than ``settings.notifier_alarm_after`` (as the
+    daemon logs them): a heading, then one line each; nothing when there are none.
+    Shown above `alerts list` and under `sources list` (on stderr with --json)."""
+    if not failures:
+        return
+    console.print(
+        Text(
+            f"failing notifiers (failing for longer than {format_duration(alarm_after)}; "
+            "details: monitor alerts list --notifiers):",
+            style="bold red",
+        )
+    )
+    for failure in failures:
+        console.print(_failure_line(failure, tz))
+
+
+def _failure_line(failure: NotifierFailure, tz: tzinfo) -> Text:
+    return Text(failure.describe(_when(failure.since, tz)), style="bold red")
+
+
 def _print_notifiers(
-    failures: list[NotifierFailure],
-    tz: tzinfo,
-    as_json: bool,
-    alarm_seconds: float,
-    *,
-    quiet_if_none: bool = False,
+    failures: list[NotifierFailure], tz: tzinfo, as_json: bool, alarm_seconds: float
 ) -> None:
     if as_json:
         for failure in failures:
@@ -119,10 +148,10 @@ def _print_notifiers(
             row["alarm"] = (utcnow() - failure.since).total_seconds() >= alarm_seconds
             print(json.dumps(row, ensure_ascii=False))
         return
-    if not failures and not quiet_if_none:
+    if not failures:
         out.print("no notifier is failing")
     for failure in failures:
-        out.print(Text(failure.describe(_when(failure.since, tz)), style="bold red"))
+        out.print(_failure_line(failure, tz))
 
 
 def _table(alerts: list[Alert], tz: tzinfo, tz_name: str) -> RenderableType:

@@ -11,13 +11,15 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli import options
-from monitor.cli.context import database, load, out
+from monitor.cli.alerts import print_notifier_alarms
+from monitor.cli.context import database, err, load, out
 from monitor.cli.items import when
 from monitor.cli.tables import fitted_table
 from monitor.config import Config, Source
 from monitor.daemon import build_http_client
 from monitor.errors import MonitorError, NotFoundError
 from monitor.ingest import content_hash, storable_id
+from monitor.notify.health import failing_notifiers
 from monitor.pipeline import attribution_of, describe_error
 from monitor.rules.analysis import Analyzer
 from monitor.rules.engine import RuleSet
@@ -50,21 +52,32 @@ def health_json(source: Source, health: SourceHealth | None, config: Config) -> 
     }
 
 
-@app.command("list", help="Sources with their health: last success, last error, statements.")
+@app.command(
+    "list",
+    help="Sources with their health: last success, last error, statements; "
+    "then the notifiers failing too long (on stderr with --json).",
+)
 def list_command(ctx: typer.Context, as_json: options.Json = False) -> None:
     config = load(ctx)
+    alarm_after = config.settings.notifier_alarm_after
     db = database(config, reading=True)
     try:
         with db.read() as session:
             health = source_health(session)
+            alarmed = failing_notifiers(session, longer_than=alarm_after)
     finally:
         db.dispose()
     rows = [health_json(source, health.get(source.id), config) for source in config.sources]
     if as_json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
+        # stdout stays one source object per line: the warning goes to stderr.
+        print_notifier_alarms(err, alarmed, config.settings.tz, alarm_after)
         return
     out.print(_health_table(rows, config.settings.tz))
+    if alarmed:
+        out.print()
+        print_notifier_alarms(out, alarmed, config.settings.tz, alarm_after)
 
 
 def _when(value: str | None, tz: tzinfo) -> str:

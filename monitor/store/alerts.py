@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import NotFoundError
-from monitor.store.models import Alert
+from monitor.store.models import Alert, Statement
 
 ALERT_STATUSES = ("pending", "sent", "failed", "dead")
 
@@ -22,6 +22,11 @@ class AlertFilters:
     notifier: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    # Of the alert's statement:
+    leader: str | None = None
+    organization: str | None = None
+    source: str | None = None
+    language: str | None = None
     limit: int = 50  # 0: all
 
 
@@ -38,6 +43,19 @@ def list_alerts(session: Session, filters: AlertFilters) -> list[Alert]:
         query = query.where(Alert.created_at >= filters.since)
     if filters.until:
         query = query.where(Alert.created_at < filters.until)
+    of_statement = [
+        (column, value)
+        for column, value in (
+            (Statement.leader_id, filters.leader),
+            (Statement.organization_id, filters.organization),
+            (Statement.source_id, filters.source),
+            (Statement.language, filters.language),
+        )
+        if value
+    ]
+    if of_statement:
+        query = query.join(Statement, Statement.id == Alert.statement_id)
+        query = query.where(*(column == value for column, value in of_statement))
     query = query.order_by(Alert.created_at.desc(), Alert.id.desc())
     if filters.limit:
         query = query.limit(filters.limit)
