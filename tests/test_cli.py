@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from monitor.cli.app import app
 from monitor.demo.server import FeedServer
 from monitor.store.migrate import head_revision
-from tests.helpers import GAZETTEER, free_port, rss_feed, rss_item
+from tests.helpers import DAY, GAZETTEER, free_port, rss_feed, rss_item
 
 REPO = Path(__file__).resolve().parents[1]
 ITEM_KEYS = {
@@ -88,7 +88,7 @@ def test_run_once_prints_alerts_and_summary(polled: tuple[Path, dict[str, str]])
     assert war["source"] == "kaabi-site"
     assert war["kind"] == "rss"
     assert war["leader"] == "akram-kaabi"
-    assert war["published_at"] == "2026-11-20T09:00:00+00:00"
+    assert war["published_at"] == f"{DAY}T09:00:00+00:00"
     assert war["language"] == "ar"
     assert (war["edited"], war["deleted"], war["status"]) == (False, False, "new")
     assert war["rules"] == ["war-on-us"]
@@ -109,11 +109,11 @@ def test_run_once_prints_alerts_and_summary(polled: tuple[Path, dict[str, str]])
         (["--status", "relevant"], []),
         (["--limit", "1"], ["kaabi-2"]),
         (["--limit", "0"], ["kaabi-2", "kaabi-1"]),
-        (["--since", "2026-11-20T09:15:00Z"], ["kaabi-2"]),
-        (["--until", "2026-11-20T09:15:00Z"], ["kaabi-1"]),
+        (["--since", f"{DAY}T09:15:00Z"], ["kaabi-2"]),
+        (["--until", f"{DAY}T09:15:00Z"], ["kaabi-1"]),
         # A date-time without offset is read in the display timezone (Baghdad, UTC+3).
-        (["--since", "2026-11-20T12:15"], ["kaabi-2"]),
-        (["--since", "2026-11-20"], ["kaabi-2", "kaabi-1"]),
+        (["--since", f"{DAY}T12:15"], ["kaabi-2"]),
+        (["--since", DAY], ["kaabi-2", "kaabi-1"]),
         (["--since", "3650d"], ["kaabi-2", "kaabi-1"]),
     ],
 )
@@ -129,7 +129,7 @@ def test_items_list_table(polled: tuple[Path, dict[str, str]]) -> None:
     code, out, _ = invoke(["--config", str(config), "items", "list"], {**env, "COLUMNS": "140"})
     assert code == 0
     assert "times in Asia/Baghdad" in out
-    assert "2026-11-20 12:00" in out  # 09:00 UTC shown in Baghdad time
+    assert f"{DAY} 12:00" in out  # 09:00 UTC shown in Baghdad time
     assert "war-on-us" in out
     assert "بيان" in out
 
@@ -146,7 +146,7 @@ def test_items_show_with_versions_matches_and_alerts(
 
     code, out, _ = invoke(["--config", str(config), "items", "show", str(row["id"])], env)
     assert code == 0
-    assert "2026-11-20 09:30 UTC / 2026-11-20 12:30 local" in out
+    assert f"{DAY} 09:30 UTC / {DAY} 12:30 local" in out
     assert "versions (2)" in out
     assert "-نعزي عوائل الشهداء الأبرار" in out
     assert "+نعزي عوائل الشهداء الأبرار ونعلن الحداد" in out

@@ -16,7 +16,7 @@ from monitor.sources.base import Post
 from monitor.store.models import Alert, FetchRun, Match, SourceState, Statement, StatementVersion
 from monitor.store.session import Database
 from tests.conftest import real_fixture
-from tests.helpers import config_for, rss_feed, rss_item, runtime_for
+from tests.helpers import BASE_TIME, config_for, rss_feed, rss_item, runtime_for
 
 WAR = rss_item(
     "kaabi-1",
@@ -64,7 +64,7 @@ def test_first_poll_stores_attributed_statements(db: Database, feed_server: Feed
         assert war.leader_id == "akram-kaabi"
         assert war.organization_id == "harakat-hezbollah-al-nujaba"
         assert war.language == "ar"
-        assert war.published_at == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+        assert war.published_at == BASE_TIME
         assert war.url == "https://example.org/statements/kaabi-1"
         assert (
             war.text

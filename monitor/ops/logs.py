@@ -19,6 +19,7 @@ from monitor.config import Config
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REDACTED = "[redacted]"
+_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({})))
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -68,6 +69,10 @@ class RedactSecrets(logging.Filter):
         if self.secrets:
             record.msg = self._clean(record.getMessage())
             record.args = None
+            for key, value in vars(record).items():
+                # Fields given with extra= (the poll lines' error) are logged too.
+                if key not in _RECORD_ATTRIBUTES and isinstance(value, str):
+                    setattr(record, key, self._clean(value))
             if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
                 record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
