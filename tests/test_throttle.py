@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from monitor.config import Config, load_config_text
-from monitor.errors import ConfigError
 from monitor.demo.server import FeedServer, WebhookReceiver
+from monitor.errors import ConfigError
 from monitor.notify.attempts import DeliveryPolicy
 from monitor.notify.base import AlertMessage, StatementSummary
 from monitor.notify.outbox import deliver_all_due
