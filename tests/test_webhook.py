@@ -19,7 +19,7 @@ from monitor.notify.webhook import WebhookNotifier, slack_payload
 from monitor.pipeline import poll_source
 from monitor.store.models import Alert
 from monitor.store.session import Database
-from tests.helpers import config_for, free_port, rss_feed, rss_item, runtime_for
+from tests.helpers import DAY, config_for, free_port, rss_feed, rss_item, runtime_for
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 WAR = rss_item("kaabi-1", "بيان", "أصبح واجباً على الجميع إعلان الحرب على أمريكا")
@@ -80,7 +80,7 @@ def test_webhook_body_and_signature(
     assert statement["source"] == "kaabi-site"
     assert statement["leader"] == "akram-kaabi"
     assert statement["url"] == "https://example.org/statements/kaabi-1"
-    assert statement["published_at"] == "2026-11-20T09:00:00+00:00"
+    assert statement["published_at"] == f"{DAY}T09:00:00+00:00"
     assert statement["text"] == "بيان\n\nأصبح واجباً على الجميع إعلان الحرب على أمريكا"
     assert statement["language"] == "ar"
     assert payload["evidence"]["terms"] == ["إعلان الحرب", "أمريكا"]
