@@ -20,11 +20,13 @@ from monitor.cli import (
     export,
     items,
     parse,
+    review_app,
     rules,
     run,
     search,
     sources,
     stats,
+    timeline,
 )
 from monitor.cli.context import AppState, err
 from monitor.errors import MonitorError
@@ -78,6 +80,8 @@ def root(
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
     # Alembic narrates every connection; `db upgrade` prints its own one-line result.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    # APScheduler narrates every job run (several a second); its warnings still show.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 app.command("check", help="Validate the config; exit 0, or 2 with the errors.")(check.check)
@@ -100,6 +104,8 @@ app.command("parse", help="Parse a saved page or API response offline and print 
     parse.parse
 )
 app.command("demo", help="Offline end-to-end demonstration on recorded feeds.")(demo.demo)
+app.command("review", help="Review unreviewed matched statements one by one.")(review_app.review)
+app.command("timeline", help="A leader's statements per day, stance, turns.")(timeline.timeline)
 
 
 def main() -> None:
