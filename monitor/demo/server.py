@@ -1,7 +1,7 @@
 """Small real HTTP servers on 127.0.0.1 for `monitor demo` (and the tests).
 
 ``FeedServer`` serves byte bodies by path with ETag / If-None-Match (so the
-fetchers' conditional GET is exercised for real) and counts requests.
+fetchers' conditional GET is exercised for real), counts requests and times them.
 ``WebhookReceiver`` records every POST and answers with a chosen status.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -75,6 +75,7 @@ class _FeedHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         with feeds.lock:
             feeds.requests[path] += 1
+            feeds.request_times[path].append(time.monotonic())
             feeds.log.append(self.path)
             feeds.last_headers[path] = dict(self.headers.items())
             # A route for the exact path and query (a page of a paginated API) wins.
@@ -120,6 +121,8 @@ class FeedServer(_BaseServer):
         self.routes: dict[str, Route] = {}
         self.requests: Counter[str] = Counter()  # by path, query left out
         self.log: list[str] = []  # every request's path with its query, in order
+        # When each request came in (time.monotonic() of this process), by path as above.
+        self.request_times: defaultdict[str, list[float]] = defaultdict(list)
         self.last_headers: dict[str, dict[str, str]] = {}
 
     def serve(self, path: str, body: bytes, content_type: str | None = None, **kw: Any) -> None:
