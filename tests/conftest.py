@@ -101,6 +101,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """The session's PostgreSQL database, emptied: for what only PostgreSQL does
+    (replicas sharing a server, its restart)."""
+    db = open_database(postgres_url)
+    _truncate_postgres(db)
+    db.dispose()
+    yield postgres_url
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = open_database(database_url)
     yield database

@@ -13,8 +13,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from monitor.demo.server import FeedServer, WebhookReceiver
-from monitor.store.housekeeping import prune_raw_responses
-from monitor.store.models import Alert, AlertAttempt, RawResponse, StatementVersion, utcnow
+from monitor.store.housekeeping import prune_fetch_runs, prune_raw_responses
+from monitor.store.models import (
+    Alert,
+    AlertAttempt,
+    FetchRun,
+    RawResponse,
+    StatementVersion,
+    utcnow,
+)
 from monitor.store.session import Database, open_database
 from tests.conftest import real_fixture
 from tests.helpers import GAZETTEER, rss_feed, rss_item
@@ -128,6 +135,13 @@ def test_old_bodies_are_pruned_and_versions_keep_their_text(
             version = session.scalars(select(StatementVersion)).one()
             assert version.raw_response_id is None
             assert version.text.endswith("إعلان الحرب على أمريكا")
+        # Poll records go the same way, after fetch_run_retention.
+        assert prune_fetch_runs(db, timedelta(days=1)) == 0
+        with db.write() as session:
+            session.execute(update(FetchRun).values(started_at=utcnow() - timedelta(days=2)))
+        assert prune_fetch_runs(db, timedelta(days=1)) == 1
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(FetchRun)) == 0
     finally:
         db.dispose()
 

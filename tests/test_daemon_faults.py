@@ -11,7 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from monitor.demo.server import FeedServer, WebhookReceiver
 from monitor.store.models import FetchRun, SourceState, utcnow
 from monitor.store.session import open_database
-from tests.conftest import POSTGRES_ADMIN_URL, _truncate_postgres
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import (
     GAZETTEER,
     MonitorProcess,
@@ -114,16 +114,6 @@ notifiers:
         encoding="utf-8",
     )
     return path
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """The session's PostgreSQL test database, emptied (the `database_url` fixture's
-    PostgreSQL half: these faults are PostgreSQL's)."""
-    db = open_database(postgres_url)
-    _truncate_postgres(db)
-    db.dispose()
-    yield postgres_url
 
 
 # --- PostgreSQL restarted during a run -------------------------------------------------

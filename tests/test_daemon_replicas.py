@@ -13,11 +13,9 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from monitor.demo.server import FeedServer, WebhookReceiver
@@ -127,18 +125,6 @@ notifiers:
         encoding="utf-8",
     )
     return path
-
-
-@pytest.fixture
-def pg_url(postgres_url: str) -> Iterator[str]:
-    """The session's PostgreSQL test database, emptied (the `database_url` fixture's
-    PostgreSQL half: replicas need a shared server, SQLite is not one)."""
-    from tests.conftest import _truncate_postgres
-
-    db = open_database(postgres_url)
-    _truncate_postgres(db)
-    db.dispose()
-    yield postgres_url
 
 
 def leases_of(db: Database, pid: int) -> set[str]:

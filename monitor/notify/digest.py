@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
 
 from monitor.errors import DeliveryError
 from monitor.notify.attempts import (
@@ -69,32 +70,44 @@ def _schedule_new(db: Database, notifier_id: str, cron: str, now: datetime) -> N
             session.execute(update(Alert).where(Alert.id.in_(ids)).values(next_attempt_at=fire))
 
 
+def claim_notifier_alerts(
+    session: Session,
+    notifier_id: str,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    *conditions: ColumnElement[bool],
+) -> list[str]:
+    """Claim a batch of one notifier's due alerts (oldest first) in ``session``."""
+    ids = list(
+        session.scalars(
+            select(Alert.id)
+            .where(
+                Alert.notifier_id == notifier_id,
+                Alert.status.in_(RETRYING_STATUSES),
+                Alert.next_attempt_at <= now,
+                or_(Alert.locked_until.is_(None), Alert.locked_until < now),
+                *conditions,
+            )
+            .order_by(Alert.created_at, Alert.id)
+            .limit(DIGEST_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Alert).where(Alert.id.in_(ids)).values(locked_by=owner, locked_until=now + lease)
+        )
+    return ids
+
+
 def _claim(
     db: Database, notifier_id: str, owner: str, now: datetime, policy: DeliveryPolicy
 ) -> list[str]:
     with db.write() as session:
-        ids = list(
-            session.scalars(
-                select(Alert.id)
-                .where(
-                    Alert.notifier_id == notifier_id,
-                    Alert.status.in_(RETRYING_STATUSES),
-                    Alert.next_attempt_at <= now,
-                    Alert.next_attempt_at != Alert.created_at,
-                    or_(Alert.locked_until.is_(None), Alert.locked_until < now),
-                )
-                .order_by(Alert.created_at, Alert.id)
-                .limit(DIGEST_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            session.execute(
-                update(Alert)
-                .where(Alert.id.in_(ids))
-                .values(locked_by=owner, locked_until=now + policy.lease)
-            )
-    return ids
+        # Only alerts given their period (see _schedule_new).
+        period_set = Alert.next_attempt_at != Alert.created_at
+        return claim_notifier_alerts(session, notifier_id, owner, now, policy.lease, period_set)
 
 
 def send_batch(

@@ -18,13 +18,13 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import Throttle
 from monitor.notify.attempts import RETRYING_STATUSES, DeliveryPolicy
 from monitor.notify.base import Notifier
-from monitor.notify.digest import DIGEST_BATCH, DigestNotifier, send_batch
+from monitor.notify.digest import DigestNotifier, claim_notifier_alerts, send_batch
 from monitor.store.dialect import lock_key
 from monitor.store.models import Alert, AlertAttempt, utcnow
 from monitor.store.session import Database
@@ -78,26 +78,7 @@ def _claim_within_allowance(
         free = throttle.max - sent - in_flight
         if free <= 0:
             return [], 0
-        ids = list(
-            session.scalars(
-                select(Alert.id)
-                .where(
-                    Alert.notifier_id == notifier_id,
-                    Alert.status.in_(RETRYING_STATUSES),
-                    Alert.next_attempt_at <= now,
-                    or_(Alert.locked_until.is_(None), Alert.locked_until < now),
-                )
-                .order_by(Alert.created_at, Alert.id)
-                .limit(DIGEST_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            session.execute(
-                update(Alert)
-                .where(Alert.id.in_(ids))
-                .values(locked_by=owner, locked_until=now + policy.lease)
-            )
+        ids = claim_notifier_alerts(session, notifier_id, owner, now, policy.lease)
     return ids, free
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
@@ -12,37 +12,26 @@ from monitor.store.session import Database
 BATCH = 500
 
 
+def _prune_older(db: Database, model: type[RawResponse] | type[FetchRun], cutoff: datetime) -> int:
+    """Delete rows stamped before ``cutoff`` in batches: a long transaction would hold
+    up the polls writing meanwhile."""
+    stamp = model.fetched_at if model is RawResponse else FetchRun.started_at
+    removed = 0
+    while True:
+        with db.write() as session:
+            ids = list(session.scalars(select(model.id).where(stamp < cutoff).limit(BATCH)))
+            if not ids:
+                return removed
+            session.execute(delete(model).where(model.id.in_(ids)))
+            removed += len(ids)
+
+
 def prune_raw_responses(db: Database, keep: timedelta) -> int:
     """Delete fetched bodies older than ``keep``; versions keep their text, lose
     the link to the body (the foreign key is ON DELETE SET NULL)."""
-    cutoff = utcnow() - keep
-    removed = 0
-    while True:
-        with db.write() as session:
-            ids = list(
-                session.scalars(
-                    select(RawResponse.id).where(RawResponse.fetched_at < cutoff).limit(BATCH)
-                )
-            )
-            if not ids:
-                return removed
-            session.execute(delete(RawResponse).where(RawResponse.id.in_(ids)))
-            removed += len(ids)
+    return _prune_older(db, RawResponse, utcnow() - keep)
 
 
 def prune_fetch_runs(db: Database, keep: timedelta) -> int:
-    """Delete poll records older than ``keep``, in batches (a long transaction would
-    hold up the polls); `sources list` reads only the recent ones."""
-    cutoff = utcnow() - keep
-    removed = 0
-    while True:
-        with db.write() as session:
-            ids = list(
-                session.scalars(
-                    select(FetchRun.id).where(FetchRun.started_at < cutoff).limit(BATCH)
-                )
-            )
-            if not ids:
-                return removed
-            session.execute(delete(FetchRun).where(FetchRun.id.in_(ids)))
-            removed += len(ids)
+    """Delete poll records older than ``keep``; `sources list` reads only recent ones."""
+    return _prune_older(db, FetchRun, utcnow() - keep)
