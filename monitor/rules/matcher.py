@@ -48,7 +48,7 @@ class QueryHit:
 class AnalyzedText:
     """A statement's tokens and the index of their folded forms, built once."""
 
-    __slots__ = ("_forms", "_index", "_positions", "_prefixes", "text", "tokens")
+    __slots__ = ("_forms", "_index", "_positions", "_prefixes", "_sorted", "text", "tokens")
 
     def __init__(self, text: str, tokens: list[Token]) -> None:
         self.text = text
@@ -60,12 +60,17 @@ class AnalyzedText:
                 index.setdefault(form, []).append(position)
         self._index = index
         self._prefixes: dict[str, tuple[int, ...]] = {}
+        self._sorted: list[str] | None = None  # the forms in order, for prefix ranges
         # Many rules share words: each word's positions are worked out once per statement.
         self._positions: dict[tuple[str, bool], tuple[int, ...]] = {}
 
     def forms(self) -> Iterable[str]:
         """Every folded form present: the tokens and their stems (for prefilters)."""
         return self._index.keys()
+
+    def forms_at(self) -> tuple[frozenset[str], ...]:
+        """Each token's folded forms (itself and its stems), by position."""
+        return self._forms
 
     def positions(self, word: str, prefix: bool = False) -> tuple[int, ...]:
         """Sorted positions of the tokens a folded query word (or prefix) matches."""
@@ -88,7 +93,15 @@ class AnalyzedText:
     def _prefix_positions(self, prefix: str) -> tuple[int, ...]:
         cached = self._prefixes.get(prefix)
         if cached is None:
-            found = {p for form, ps in self._index.items() if form.startswith(prefix) for p in ps}
+            if self._sorted is None:
+                self._sorted = sorted(self._index)
+            # The forms starting with the prefix are one run of the sorted list.
+            found: set[int] = set()
+            for at in range(bisect_left(self._sorted, prefix), len(self._sorted)):
+                form = self._sorted[at]
+                if not form.startswith(prefix):
+                    break
+                found.update(self._index[form])
             cached = self._prefixes[prefix] = tuple(sorted(found))
         return cached
 

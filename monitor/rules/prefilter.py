@@ -30,19 +30,19 @@ class TermIndex:
         self._words: dict[str, set[int]] = {}
         self._prefixes: dict[str, set[int]] = {}
         self._always: set[int] = set()
-        self._longest_prefix = 0
         for index, query in enumerate(queries):
             if query is None or not query.requires_terms:
                 self._always.add(index)
                 continue
             for term in anchors(query.ast) or ():
                 self._add(term, index)
+        # Only the lengths some prefix has are worth slicing a form at.
+        self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
 
     def _add(self, term: str, index: int) -> None:
         if term.endswith("*"):
             for form in query_forms(term[:-1]):
                 self._prefixes.setdefault(form, set()).add(index)
-                self._longest_prefix = max(self._longest_prefix, len(form))
         else:
             for form in query_forms(term):
                 self._words.setdefault(form, set()).add(index)
@@ -53,16 +53,17 @@ class TermIndex:
         return found
 
     def _collect(self, forms: Iterable[str], found: set[int]) -> None:
-        words, prefixes, longest = self._words, self._prefixes, self._longest_prefix
+        words, prefixes, lengths = self._words, self._prefixes, self._prefix_lengths
         for form in forms:
             hit = words.get(form)
             if hit:
                 found |= hit
-            if prefixes:
-                for end in range(1, min(len(form), longest) + 1):
-                    hit = prefixes.get(form[:end])
-                    if hit:
-                        found |= hit
+            for length in lengths:
+                if length > len(form):
+                    break
+                hit = prefixes.get(form[:length])
+                if hit:
+                    found |= hit
 
 
 def anchors(node: Node) -> frozenset[str] | None:

@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from monitor.rules.matcher import AnalyzedText, CompiledQuery, compile_query
+from monitor.rules.matcher import AnalyzedText, CompiledQuery, compile_query, query_forms
 from monitor.rules.query import Near, Node, Term, parse_query
 from monitor.text.normalize import fold
 
@@ -88,13 +88,33 @@ class WordSet:
                     (w, node.prefix and i == len(node.words) - 1) for i, w in enumerate(node.words)
                 )
         self.terms = tuple(dict.fromkeys(terms))
+        # Looked up from the statement's side: its few dozen tokens, not every word
+        # of the set. Each form keeps the first term (in the set's order) it stands for.
+        self._exact: dict[str, tuple[int, str]] = {}
+        self._prefixes: dict[str, tuple[int, str]] = {}
+        for order, (word, prefix) in enumerate(self.terms):
+            for form in query_forms(word):
+                (self._prefixes if prefix else self._exact).setdefault(form, (order, word))
+        self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
 
     def positions(self, doc: AnalyzedText) -> dict[int, str]:
         """Token position -> the (folded) word of the set found there."""
         found: dict[int, str] = {}
-        for word, prefix in self.terms:
-            for position in doc.positions(word, prefix=prefix):
-                found.setdefault(position, word)
+        exact, prefixes, lengths = self._exact, self._prefixes, self._prefix_lengths
+        for position, forms in enumerate(doc.forms_at()):
+            best: tuple[int, str] | None = None
+            for form in forms:
+                hit = exact.get(form)
+                if hit is not None and (best is None or hit < best):
+                    best = hit
+                for length in lengths:
+                    if length > len(form):
+                        break
+                    hit = prefixes.get(form[:length])
+                    if hit is not None and (best is None or hit < best):
+                        best = hit
+            if best is not None:
+                found[position] = best[1]
         return found
 
 
