@@ -123,6 +123,8 @@ def ingest(
     result = IngestResult()
     unique_posts = {storable_id(post.external_id): post for post in posts}  # later entry wins
     known = _known(session, attribution.source_id, list(unique_posts))
+    fresh: dict[str, tuple[Post, str, int | None]] = {}
+    changed: list[tuple[str, Post, str, int | None]] = []
     for external_id, post in unique_posts.items():
         digest = content_hash(post)
         seen = known.get(external_id)
@@ -134,13 +136,21 @@ def ingest(
             continue
         raw_id = evidence.id_for(post) if evidence else None
         if seen is None:
-            created = _insert_new(
-                session, attribution, external_id, post, digest, fetched_at, raw_id
-            )
-            if created is not None:
-                result.new.append(created)
-                result.versions[created.id] = 1
-                continue
+            fresh[external_id] = (post, digest, raw_id)
+        else:
+            changed.append((external_id, post, digest, raw_id))
+    created = _insert_new(session, attribution, fresh, fetched_at)
+    for statement in created:
+        result.new.append(statement)
+        result.versions[statement.id] = 1
+    # Inserted meanwhile by another process: compared as an edit, like a known one.
+    taken = {statement.external_id for statement in created}
+    changed.extend(
+        (external_id, post, digest, raw_id)
+        for external_id, (post, digest, raw_id) in fresh.items()
+        if external_id not in taken
+    )
+    for external_id, post, digest, raw_id in changed:
         edited = _apply_edit(
             session, attribution.source_id, external_id, post, digest, fetched_at, raw_id
         )
@@ -206,14 +216,55 @@ def _restore(session: Session, source_id: str, external_id: str) -> None:
 def _insert_new(
     session: Session,
     attribution: Attribution,
-    external_id: str,
-    post: Post,
-    digest: str,
+    posts: dict[str, tuple[Post, str, int | None]],
     fetched_at: datetime,
-    raw_id: int | None,
-) -> Statement | None:
-    """Insert the statement unless another transaction already did; None then."""
-    values: dict[str, object] = {
+) -> list[Statement]:
+    """Insert the statements (batched multi-row INSERTs, with their first versions)
+    and return those created; a row another transaction inserted first is left out."""
+    if not posts:
+        return []
+    rows = [
+        _statement_values(attribution, external_id, post, digest, fetched_at)
+        for external_id, (post, digest, _) in posts.items()
+    ]
+    # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    # from one compiled statement, the RETURNING rows in the order of the parameters.
+    table = Statement.__table__
+    statement = insert_ignoring_conflicts(
+        session, table, None, ["source_id", "external_id"]
+    ).returning(table.c.id, table.c.external_id, sort_by_parameter_order=True)
+    new_ids: dict[str, int] = {
+        external_id: new_id for new_id, external_id in session.execute(statement, rows)
+    }
+    if not new_ids:
+        return []
+    session.execute(
+        insert(StatementVersion),
+        [
+            {
+                "statement_id": new_id,
+                "version": 1,
+                "text": posts[external_id][0].text,
+                "title": posts[external_id][0].title,
+                "content_hash": posts[external_id][1],
+                "seen_at": fetched_at,
+                "raw_response_id": posts[external_id][2],
+            }
+            for external_id, new_id in new_ids.items()
+        ],
+    )
+    ids = list(new_ids.values())
+    statements: list[Statement] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        statements.extend(session.scalars(select(Statement).where(Statement.id.in_(chunk))))
+    return sorted(statements, key=lambda statement: statement.id)
+
+
+def _statement_values(
+    attribution: Attribution, external_id: str, post: Post, digest: str, fetched_at: datetime
+) -> dict[str, object]:
+    return {
         "source_id": attribution.source_id,
         "external_id": external_id,
         "url": post.url,
@@ -238,25 +289,6 @@ def _insert_new(
         "stance": {},
         "tags": [],
     }
-    new_id = session.execute(
-        insert_ignoring_conflicts(
-            session, Statement, values, ["source_id", "external_id"]
-        ).returning(Statement.id)
-    ).scalar_one_or_none()
-    if new_id is None:
-        return None
-    session.execute(
-        insert(StatementVersion).values(
-            statement_id=new_id,
-            version=1,
-            text=post.text,
-            title=post.title,
-            content_hash=digest,
-            seen_at=fetched_at,
-            raw_response_id=raw_id,
-        )
-    )
-    return session.get_one(Statement, new_id)
 
 
 def _apply_edit(

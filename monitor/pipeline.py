@@ -99,31 +99,94 @@ def sync_sources(db: Database, config: Config) -> None:
     refer to it). A source whose address changed starts afresh: validators and
     cursor of the old address would make the new one answer 304 or skip posts.
     A shorter interval takes effect now, not after the old one runs out.
+
+    A few set-based statements, whatever the number of sources: the rows are
+    read once, the missing ones inserted together, and only the rows that need
+    it are updated. Every write keeps its condition in SQL (ON CONFLICT DO
+    NOTHING, ``config_hash !=``, ``next_poll_at >``), so replicas syncing at
+    once do what one after the other would.
     """
+    from sqlalchemy import Table, bindparam
+
+    rows_per_insert = 500  # six parameters a row: far below SQLite's and PostgreSQL's limits
+    table = SourceState.__table__
+    assert isinstance(table, Table)
     now = utcnow()
+    wanted: dict[str, tuple[Source, str]] = {}
+    for source in config.sources:
+        wanted[source.id] = (source, fetch_fingerprint(source))
     with db.write() as session:
-        for source in config.sources:
-            fingerprint = fetch_fingerprint(source)
-            values = {"id": source.id, "kind": source.kind, "config_hash": fingerprint}
-            session.execute(insert_ignoring_conflicts(session, SourceState, values, ["id"]))
-            session.execute(
-                update(SourceState)
-                .where(SourceState.id == source.id, SourceState.config_hash != fingerprint)
+        existing = {
+            row.id: (row.config_hash, row.next_poll_at)
+            for row in session.execute(
+                select(SourceState.id, SourceState.config_hash, SourceState.next_poll_at)
+            )
+        }
+        missing = sorted(source_id for source_id in wanted if source_id not in existing)
+        raced: list[str] = []  # inserted by another process since we read
+        for start in range(0, len(missing), rows_per_insert):
+            chunk = missing[start : start + rows_per_insert]
+            rows = [
+                {
+                    "id": source_id,
+                    "kind": wanted[source_id][0].kind,
+                    "config_hash": wanted[source_id][1],
+                }
+                for source_id in chunk
+            ]
+            insert = insert_ignoring_conflicts(session, SourceState, rows, ["id"])
+            inserted = set(session.scalars(insert.returning(SourceState.id)))
+            raced.extend(source_id for source_id in chunk if source_id not in inserted)
+        changed = sorted(
+            [
+                source_id
+                for source_id, (config_hash, _) in existing.items()
+                if source_id in wanted
+                and config_hash is not None
+                and config_hash != wanted[source_id][1]
+            ]
+            + raced
+        )
+        if changed:
+            session.connection().execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("source_id"),
+                    table.c.config_hash != bindparam("fingerprint"),
+                )
                 .values(
-                    kind=source.kind,
-                    config_hash=fingerprint,
+                    kind=bindparam("new_kind"),
+                    config_hash=bindparam("fingerprint"),
                     etag=None,
                     last_modified=None,
                     cursor=None,
                     consecutive_failures=0,
                     next_poll_at=now,
-                )
+                ),
+                [
+                    {
+                        "source_id": source_id,
+                        "fingerprint": wanted[source_id][1],
+                        "new_kind": wanted[source_id][0].kind,
+                    }
+                    for source_id in changed
+                ],
             )
-            soonest = now + config.interval_of(source)
-            session.execute(
-                update(SourceState)
-                .where(SourceState.id == source.id, SourceState.next_poll_at > soonest)
-                .values(next_poll_at=soonest)
+        later = []
+        for source_id, (_, next_poll_at) in sorted(existing.items()):
+            if source_id in wanted:
+                soonest = now + config.interval_of(wanted[source_id][0])
+                if next_poll_at > soonest:
+                    later.append({"source_id": source_id, "soonest": soonest})
+        if later:
+            session.connection().execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("source_id"),
+                    table.c.next_poll_at > bindparam("soonest"),
+                )
+                .values(next_poll_at=bindparam("soonest")),
+                later,
             )
 
 
@@ -231,7 +294,8 @@ def _match_changed(
         statement.language = analysis.language or statement.language
         statement.mentions = [mention.to_json() for mention in analysis.mentions]
         statement.stance = scores_to_json(analysis.stance)
-        session.flush()
+        # No flush here: the history queries of later statements autoflush, so a
+        # poll's updates go out together instead of one UPDATE per statement.
         facts = analysis.facts(
             language=statement.language,
             source_id=statement.source_id,

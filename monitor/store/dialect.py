@@ -10,12 +10,19 @@ from sqlalchemy.orm import Session
 
 
 def insert_ignoring_conflicts(
-    session: Session, model: Any, values: dict[str, Any], conflict_columns: list[str]
+    session: Session,
+    model: Any,
+    values: dict[str, Any] | list[dict[str, Any]] | None,
+    conflict_columns: list[str],
 ) -> postgresql.Insert | sqlite.Insert:
-    """INSERT ... ON CONFLICT (columns) DO NOTHING, for PostgreSQL and SQLite alike."""
+    """INSERT ... ON CONFLICT (columns) DO NOTHING, for PostgreSQL and SQLite alike;
+    a list of value dicts makes one multi-row INSERT; None leaves the values to the
+    parameters of the execution (an executemany)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
-    return insert.values(values).on_conflict_do_nothing(index_elements=conflict_columns)
+    if values is not None:
+        insert = insert.values(values)
+    return insert.on_conflict_do_nothing(index_elements=conflict_columns)
 
 
 def lock_key(session: Session, key: str) -> None:

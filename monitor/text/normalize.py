@@ -14,8 +14,8 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["Token", "fold", "is_arabic", "stems", "tokenize"]
 
@@ -93,9 +93,12 @@ def fold(text: str) -> str:
 _fold_word = lru_cache(maxsize=65536)(fold)
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word: its folded ``text`` and its ``start``/``end`` offsets in the original text."""
+class Token(NamedTuple):
+    """A word: its folded ``text`` and its ``start``/``end`` offsets in the original text.
+
+    A named tuple, not a dataclass: statements have hundreds of tokens, and a
+    tuple is built several times faster than a frozen dataclass instance.
+    """
 
     text: str
     start: int
