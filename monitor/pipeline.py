@@ -15,7 +15,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,16 +25,26 @@ from sqlalchemy.orm import Session
 from monitor.config import Config, Settings, Source
 from monitor.errors import HTTPStatusError, MonitorError, StoreError
 from monitor.http import HttpClient
-from monitor.ingest import Attribution, Evidence, IngestResult, ingest, mark_deleted
+from monitor.ingest import (
+    Attribution,
+    Evidence,
+    IngestResult,
+    content_hash,
+    ingest,
+    language_code,
+    mark_deleted,
+    storable_id,
+)
 from monitor.notify.outbox import record_matches
-from monitor.rules.analysis import Analyzer
+from monitor.rules.analysis import Analysis, Analyzer
 from monitor.rules.engine import RuleSet
 from monitor.rules.stance import scores_to_json
-from monitor.sources.base import FetchResult, FetchState, Validators
+from monitor.sources.base import FetchResult, FetchState, Post, Validators
 from monitor.sources.registry import build_adapter
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.history import StoreHistory
 from monitor.store.models import FetchRun, SourceState, utcnow
+from monitor.store.queries import known_hashes
 from monitor.store.session import Database
 
 POLL_LEASE = timedelta(minutes=10)
@@ -245,6 +255,9 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
         fetched = build_adapter(source).fetch(runtime.http, fetch_state)
     except MonitorError as exc:
         return record_failure(runtime, source, started_at, clock, exc)
+    # Analysis is the costly part of a poll: done before the write transaction, so
+    # the database is locked (SQLite: all of it) only for the writes themselves.
+    analyses = _analyze_changed(runtime, source, fetched.posts)
     with runtime.db.write() as session:
         # The row lock first: whoever holds the lease writes, and no one else meanwhile.
         state = session.get_one(SourceState, source.id, with_for_update=True)
@@ -260,7 +273,7 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
         seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
         windows = fetched.windows if source.detect_deletions else ()
         deleted = mark_deleted(session, source.id, windows, seen, started_at)
-        matches, alerts = _match_changed(session, runtime, result, started_at)
+        matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
         interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
         _schedule_success(state, fetched, interval, runtime.owner)
         session.add(_fetch_run(source.id, started_at, fetched, result, deleted))
@@ -279,8 +292,31 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
     )
 
 
+def _analyze_changed(
+    runtime: Runtime, source: Source, posts: Sequence[Post]
+) -> dict[tuple[str, str | None], Analysis]:
+    """The analysis of each post that is new or changed since it was stored, keyed by
+    (text, language hint) as _match_changed will ask for it."""
+    ids = [storable_id(post.external_id) for post in posts]
+    with runtime.db.read() as session:
+        known = known_hashes(session, source.id, ids)
+    analyses: dict[tuple[str, str | None], Analysis] = {}
+    for external_id, post in zip(ids, posts, strict=True):
+        if known.get(external_id) == content_hash(post):
+            continue
+        hint = source.language or language_code(post.language)
+        key = (post.text, hint)
+        if key not in analyses:
+            analyses[key] = runtime.analyzer.analyze(post.text, hint)
+    return analyses
+
+
 def _match_changed(
-    session: Session, runtime: Runtime, result: IngestResult, now: datetime
+    session: Session,
+    runtime: Runtime,
+    result: IngestResult,
+    now: datetime,
+    analyses: Mapping[tuple[str, str | None], Analysis] | None = None,
 ) -> tuple[int, int]:
     """Analyze each new or edited statement (language, mentions, stance: stored on
     it), then match the rules; oldest first, so a stance shift within one poll is
@@ -290,7 +326,9 @@ def _match_changed(
     history = StoreHistory(session)
     matched = alerts = 0
     for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
-        analysis = runtime.analyzer.analyze(statement.text, statement.language)
+        analysis = (analyses or {}).get((statement.text, statement.language))
+        if analysis is None:  # stored meanwhile by another process with another text
+            analysis = runtime.analyzer.analyze(statement.text, statement.language)
         statement.language = analysis.language or statement.language
         statement.mentions = [mention.to_json() for mention in analysis.mentions]
         statement.stance = scores_to_json(analysis.stance)
