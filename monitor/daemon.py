@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from monitor.config import Config, Source
@@ -129,6 +129,16 @@ def _log_poll(report: PollReport) -> None:
         )
 
 
+def _report_of(future: Future[PollReport], source: Source) -> PollReport:
+    """The poll's report; guarded_poll catches what a poll raises, so an exception
+    here is the executor's own (a thread that could not start)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        log.error("source %s: the poll could not run: %s", source.id, exc)
+        return PollReport(source.id, "error", kind=source.kind, error=describe_error(exc))
+
+
 @dataclass
 class CycleSummary:
     polls: list[PollReport] = field(default_factory=list)
@@ -150,28 +160,44 @@ def poll_with_deadline(runtime: Runtime, source: Source) -> PollReport:
 def poll_sources(
     runtime: Runtime, *, due_only: bool, stop: threading.Event | None = None
 ) -> tuple[list[PollReport], list[str]]:
-    """Claim and poll sources a few at a time (as many as there are workers), so a
-    lease is only ever taken by a poll that starts right away."""
+    """Claim and poll sources, one more each time a poll ends (as many in flight as
+    there are workers), so a lease is only ever taken by a poll that starts at once
+    and a slow source holds up no other."""
     settings = runtime.config.settings
     workers = settings.max_concurrent_polls
     enabled = {source.id: source for source in runtime.config.enabled_sources()}
     remaining = dict(enabled)
     reports: list[PollReport] = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
-        while remaining and not (stop is not None and stop.is_set()):
-            claimed = claim_sources(
-                runtime.db,
-                runtime.owner,
-                remaining,
-                due_only=due_only,
-                limit=workers,
-                lease=settings.poll_lease,
-            )
-            if not claimed:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
+
+    def poll(source_id: str) -> PollReport:
+        return poll_with_deadline(runtime, enabled[source_id])
+
+    in_flight: dict[Future[PollReport], str] = {}
+    with pool:
+        while True:
+            stopped = stop is not None and stop.is_set()
+            free = workers - len(in_flight)
+            # Refill when half the slots are free: a claim is a write transaction,
+            # one per finished poll would queue them behind the polls' writes.
+            if remaining and (free >= max(1, workers // 2) or not in_flight) and not stopped:
+                claimed = claim_sources(
+                    runtime.db,
+                    runtime.owner,
+                    remaining,
+                    due_only=due_only,
+                    limit=free,
+                    lease=settings.poll_lease,
+                )
+                for source_id in claimed:
+                    del remaining[source_id]
+                    in_flight[pool.submit(poll, source_id)] = source_id
+            if not in_flight:
                 break
-            for source_id in claimed:
-                del remaining[source_id]
-            reports.extend(pool.map(lambda sid: poll_with_deadline(runtime, enabled[sid]), claimed))
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                source_id = in_flight.pop(future)
+                reports.append(_report_of(future, enabled[source_id]))
     polled = {report.source_id for report in reports}
     skipped = [] if due_only else sorted(set(enabled) - polled)
     return reports, skipped
