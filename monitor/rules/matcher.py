@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.rules.query import And, Field, Near, Node, Not, Or, Term, parse_query
-from monitor.text.normalize import ARTICLE, Token, is_arabic, stems, tokenize
+from monitor.text.normalize import ARTICLE, Token, is_arabic, stem_set, tokenize
 
 __all__ = ["AnalyzedText", "CompiledQuery", "Fields", "QueryHit", "analyze", "compile_query"]
 
@@ -53,7 +53,7 @@ class AnalyzedText:
     def __init__(self, text: str, tokens: list[Token]) -> None:
         self.text = text
         self.tokens = tuple(tokens)
-        self._forms = tuple(frozenset(stems(token.text)) for token in self.tokens)
+        self._forms = tuple(stem_set(token.text) for token in self.tokens)
         index: dict[str, list[int]] = {}
         for position, forms in enumerate(self._forms):
             for form in forms:

@@ -207,3 +207,9 @@ def stems(word: str) -> tuple[str, ...]:
             if has_article:
                 forms.append(ARTICLE + rest)
     return tuple(dict.fromkeys(forms))
+
+
+@lru_cache(maxsize=65536)
+def stem_set(word: str) -> frozenset[str]:
+    """``stems(word)`` as a set, built once per word: every statement's index asks."""
+    return frozenset(stems(word))
