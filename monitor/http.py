@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,6 +33,11 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Retry-After up to this long is waited for within the fetch; longer ones are
 # left to the source's own backoff, so a worker is never parked for minutes.
 MAX_INLINE_WAIT = 30.0
+# A body we do not want (a 304's, a redirect's, an error page's) is still read
+# to its end when it is at most this long: httpcore drops a connection whose
+# response was closed unread, so every such answer would open a new one.
+DISCARD_LIMIT = 64 * 1024
+_NO_BODY = frozenset({204, 304})
 
 
 @dataclass(frozen=True)
@@ -247,7 +252,8 @@ class HttpClient:
 
     def _exchange(self, url: str, headers: dict[str, str], proxy: str | None) -> HttpResponse:
         """One request, its redirects followed and checked, within the overall deadline."""
-        deadline = time.monotonic() + self.settings.deadline
+        started = time.monotonic()
+        deadline = started + self.settings.deadline
         client = self._client(proxy)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
@@ -262,8 +268,9 @@ class HttpClient:
                 try:
                     if response.status_code in _REDIRECTS and "Location" in response.headers:
                         target = str(response.url.join(response.headers["Location"]))
+                        self._discard(response, deadline)
                     else:
-                        return self._finish(response, current, deadline)
+                        return self._finish(response, current, deadline, deadline - started)
                 finally:
                     response.close()
             refusal = redirect_refusal(url, target)
@@ -282,14 +289,21 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise TransportError(f"could not fetch {url}: {exc or type(exc).__name__}") from exc
 
-    def _finish(self, response: httpx.Response, url: str, deadline: float) -> HttpResponse:
+    def _finish(
+        self, response: httpx.Response, url: str, deadline: float, allowed: float
+    ) -> HttpResponse:
         if response.status_code >= 400:
             headers = {name.lower(): value for name, value in response.headers.items()}
             retry_after = parse_retry_after(headers.get("retry-after"))
             if retry_after is None:
                 retry_after = rate_limit_wait(headers)
+            self._discard(response, deadline)
             raise HTTPStatusError(url, response.status_code, retry_after, headers=headers)
-        body = b"" if response.status_code == 304 else self._read_capped(response, url, deadline)
+        if response.status_code == 304:
+            self._discard(response, deadline)
+            body = b""
+        else:
+            body = self._read_capped(response, url, deadline, allowed)
         return HttpResponse(
             url=str(response.url),
             status=response.status_code,
@@ -300,7 +314,24 @@ class HttpClient:
             headers={name.lower(): value for name, value in response.headers.items()},
         )
 
-    def _read_capped(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+    @staticmethod
+    def _discard(response: httpx.Response, deadline: float) -> None:
+        """Read an unwanted body to its end when it is empty or small, so that
+        closing the response hands its connection back to the pool; a larger
+        one (or one of unknown length, or one still arriving at the exchange's
+        deadline) is left unread and its connection dropped on close."""
+        if response.status_code not in _NO_BODY:
+            declared = response.headers.get("Content-Length", "")
+            if not (declared.isdigit() and int(declared) <= DISCARD_LIMIT):
+                return
+        with suppress(httpx.HTTPError, httpx.StreamError):
+            for _ in response.iter_raw():
+                if time.monotonic() > deadline:
+                    return
+
+    def _read_capped(
+        self, response: httpx.Response, url: str, deadline: float, allowed: float
+    ) -> bytes:
         limit = self.settings.max_response_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -315,7 +346,7 @@ class HttpClient:
                     raise ResponseTooLarge(url, limit)
                 if time.monotonic() > deadline:
                     raise TransportError(
-                        f"deadline passed while fetching {url}; download aborted",
+                        f"took longer than {round(allowed, 1):g}s fetching {url}; download aborted",
                         retryable=False,
                     )
                 chunks.append(chunk)

@@ -375,3 +375,66 @@ def test_replicas_upgrading_a_new_postgres_database_together(postgres_url: str) 
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_a_large_run_once_summary_lists_only_what_changed_or_failed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from monitor.cli.run import FULL_TABLE_UP_TO, print_summary
+    from monitor.daemon import CycleSummary
+    from monitor.pipeline import PollReport
+
+    polls = [PollReport(f"quiet-{n:03d}", "not_modified", http_status=304) for n in range(200)]
+    polls += [
+        PollReport("same-page", "ok", http_status=200, unchanged=3),
+        PollReport("fresh", "ok", http_status=200, new=2, alerts=1),
+        PollReport("trimmed", "ok", http_status=200, deleted=1),
+        PollReport("broken", "error", error="HTTP 503 [bold]from[/bold] the server"),
+    ]
+    assert len(polls) > FULL_TABLE_UP_TO
+    print_summary(CycleSummary(polls=polls, skipped=["elsewhere"]))
+    out = capsys.readouterr().out
+    listed = {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("│") for line in out.splitlines())
+        if len(cells) > 3 and cells[1].strip()
+    }
+    assert listed == {"broken": "error", "fresh": "ok", "trimmed": "ok"}
+    assert "[bold]" in out  # the error is not read as markup
+    assert (
+        "201 sources unchanged and not listed: 200 not modified (304), 1 ok without changes; "
+        "1 skipped (leased by another process)"
+    ) in out
+    assert (
+        out.rstrip()
+        .splitlines()[-1]
+        .startswith("204 sources polled, 2 new statements, 0 edited, 1 deleted, 1 alerts created; ")
+    )
+
+
+def test_a_large_quiet_run_once_summary_has_no_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli.run import print_summary
+    from monitor.daemon import CycleSummary
+    from monitor.pipeline import PollReport
+
+    polls = [PollReport(f"quiet-{n:03d}", "not_modified", http_status=304) for n in range(60)]
+    print_summary(CycleSummary(polls=polls))
+    assert capsys.readouterr().out.splitlines() == [
+        "60 sources unchanged and not listed: 60 not modified (304)",
+        "60 sources polled, 0 new statements, 0 edited, 0 deleted, 0 alerts created; "
+        "alerts delivered: 0 sent, 0 failed",
+    ]
+
+
+def test_a_small_run_once_summary_lists_every_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli.run import print_summary
+    from monitor.daemon import CycleSummary
+    from monitor.pipeline import PollReport
+
+    polls = [PollReport(f"quiet-{n}", "not_modified", http_status=304) for n in range(5)]
+    print_summary(CycleSummary(polls=polls, skipped=["elsewhere"]))
+    out = capsys.readouterr().out
+    for n in range(5):
+        assert f"quiet-{n}" in out
+    assert "│ elsewhere │ skipped" in out
+    assert "unchanged and not listed" not in out

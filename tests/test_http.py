@@ -248,3 +248,43 @@ def test_requests_to_one_host_are_spaced_and_bounded() -> None:
     starts.sort()
     assert most == 1
     assert all(later - earlier >= 0.19 for earlier, later in itertools.pairwise(starts))
+
+
+@pytest.mark.parametrize("status", [304, 404, 503])
+def test_answers_whose_body_is_skipped_keep_the_connection(status: int) -> None:
+    """A 304 (and an error page, whose body is not wanted) must not cost a new TCP
+    connection each: httpcore drops a connection whose response is closed unread."""
+    with FeedServer(keep_alive=True) as server:
+        server.serve("/f", b"<rss/>")
+        server.serve("/gone", b"nothing here", status=404)
+        server.serve("/busy", b"later", fail_first=100)
+        with client() as http:
+            first = http.get(server.url("/f"))
+            for _ in range(10):
+                if status == 304:
+                    assert http.get(server.url("/f"), etag=first.etag).not_modified
+                else:
+                    with pytest.raises(HTTPStatusError):
+                        http.get(server.url("/gone" if status == 404 else "/busy"))
+        assert server.connections == 1
+
+
+def test_redirects_keep_the_connection() -> None:
+    with FeedServer(keep_alive=True) as server:
+        server.serve("/f", b"<rss/>")
+        server.serve("/old", b"moved", status=301, headers={"Location": "/f"})
+        with client() as http:
+            for _ in range(5):
+                assert http.get(server.url("/old")).body == b"<rss/>"
+        assert server.connections == 1
+        assert server.requests == {"/old": 5, "/f": 5}
+
+
+def test_a_big_unwanted_body_is_not_read() -> None:
+    with FeedServer(keep_alive=True) as server:
+        server.serve("/gone", b"x" * 100_000, status=404)
+        with client() as http:
+            for _ in range(2):
+                with pytest.raises(HTTPStatusError):
+                    http.get(server.url("/gone"))
+        assert server.connections == 2

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -19,6 +20,7 @@ from monitor.cli.context import database, load, out
 from monitor.daemon import CycleSummary, build_runtime, run_once
 from monitor.notify.registry import build_notifiers, close_notifiers
 from monitor.ops.logs import configure_daemon_logging
+from monitor.pipeline import PollReport
 from monitor.scheduler import Daemon
 from monitor.store.migrate import upgrade
 
@@ -85,11 +87,20 @@ def run(
         os._exit(0)
 
 
-def print_summary(summary: CycleSummary) -> None:
+# Above this many sources, `run --once` lists only the sources worth a look (failed,
+# or with new, edited or deleted statements or alerts) and counts the others.
+FULL_TABLE_UP_TO = 50
+
+
+def _noteworthy(poll: PollReport) -> bool:
+    return poll.status == "error" or any((poll.new, poll.edited, poll.deleted, poll.alerts))
+
+
+def _summary_table(polls: list[PollReport], skipped: list[str]) -> Table:
     table = Table(title="Poll", title_justify="left")
     for column in ("source", "status", "http", "new", "edited", "deleted", "alerts", "error"):
         table.add_column(column, overflow="fold")
-    for poll in sorted(summary.polls, key=lambda p: p.source_id):
+    for poll in sorted(polls, key=lambda p: p.source_id):
         cells = (
             poll.source_id,
             poll.status,
@@ -102,17 +113,42 @@ def print_summary(summary: CycleSummary) -> None:
         )
         # Text cells: error messages quote servers and must not be read as markup.
         table.add_row(*(Text(cell) for cell in cells))
-    for source_id in summary.skipped:
+    for source_id in skipped:
         table.add_row(
             Text(source_id), "skipped", "-", "-", "-", "-", "-", "leased by another process"
         )
-    out.print(table)
+    return table
+
+
+def _quiet_line(quiet: list[PollReport], skipped: int) -> str:
+    """How many sources the compact summary leaves out, and why."""
+    statuses = Counter(poll.status for poll in quiet)
+    parts = [f"{statuses.pop('not_modified', 0)} not modified (304)"]
+    parts += [f"{count} {status} without changes" for status, count in sorted(statuses.items())]
+    line = f"{len(quiet)} sources unchanged and not listed: " + ", ".join(parts)
+    if skipped:
+        line += f"; {skipped} skipped (leased by another process)"
+    return line
+
+
+def print_summary(summary: CycleSummary) -> None:
+    """The table of every source polled; above FULL_TABLE_UP_TO sources only the
+    failed and changed ones, with a line counting the rest. The totals line last."""
+    polls = summary.polls
+    if len(polls) + len(summary.skipped) <= FULL_TABLE_UP_TO:
+        out.print(_summary_table(polls, summary.skipped))
+    else:
+        listed = [poll for poll in polls if _noteworthy(poll)]
+        if listed:
+            out.print(_summary_table(listed, []))
+        quiet = [poll for poll in polls if not _noteworthy(poll)]
+        out.print(_quiet_line(quiet, len(summary.skipped)), markup=False)
     totals = (
-        f"{len(summary.polls)} sources polled, "
-        f"{sum(p.new for p in summary.polls)} new statements, "
-        f"{sum(p.edited for p in summary.polls)} edited, "
-        f"{sum(p.deleted for p in summary.polls)} deleted, "
-        f"{sum(p.alerts for p in summary.polls)} alerts created; "
+        f"{len(polls)} sources polled, "
+        f"{sum(p.new for p in polls)} new statements, "
+        f"{sum(p.edited for p in polls)} edited, "
+        f"{sum(p.deleted for p in polls)} deleted, "
+        f"{sum(p.alerts for p in polls)} alerts created; "
         f"alerts delivered: {summary.delivery.sent} sent, {summary.delivery.failed} failed"
         + (f", {summary.delivery.dead} dead" if summary.delivery.dead else "")
     )

@@ -70,6 +70,12 @@ class _BaseServer:
 class _FeedHandler(BaseHTTPRequestHandler):
     server_version = "monitor-demo"
 
+    def setup(self) -> None:
+        super().setup()
+        feeds: FeedServer = self.server.owner  # type: ignore[attr-defined]
+        with feeds.lock:
+            feeds.connections += 1
+
     def do_GET(self) -> None:
         feeds: FeedServer = self.server.owner  # type: ignore[attr-defined]
         path = self.path.split("?", 1)[0]
@@ -115,9 +121,16 @@ class _FeedHandler(BaseHTTPRequestHandler):
         pass  # the demo's output is the monitor's, not an access log
 
 
+class _KeepAliveFeedHandler(_FeedHandler):
+    protocol_version = "HTTP/1.1"  # connections stay open between requests
+
+
 class FeedServer(_BaseServer):
-    def __init__(self) -> None:
-        super().__init__(_FeedHandler)
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        """``keep_alive``: answer in HTTP/1.1 and keep connections open between
+        requests (the default, HTTP/1.0, closes each after one answer)."""
+        super().__init__(_KeepAliveFeedHandler if keep_alive else _FeedHandler)
+        self.connections = 0  # TCP connections accepted
         self.routes: dict[str, Route] = {}
         self.requests: Counter[str] = Counter()  # by path, query left out
         self.log: list[str] = []  # every request's path with its query, in order
