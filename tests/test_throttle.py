@@ -150,9 +150,13 @@ def test_a_failed_folded_message_is_retried_whole_with_the_same_id(
     notifiers = build_notifiers(runtime.config)
     poll_source(runtime, runtime.config.sources[0])
     webhook_receiver.status = 503
-    policy = DeliveryPolicy(jitter=0, retry_schedule=(timedelta(0),))
+    policy = DeliveryPolicy(jitter=0.5, retry_schedule=(timedelta(seconds=1),))
     report = deliver_all_due(db, notifiers, runtime.owner, policy=policy)
     assert (report.sent, report.failed) == (0, 3)
+    with db.read() as session:
+        # One wait for the whole message (jitter drawn once), so it is retried whole.
+        assert len(set(session.scalars(select(Alert.next_attempt_at)))) == 1
+    time.sleep(1.6)
     webhook_receiver.status = 200
     report = deliver_all_due(db, notifiers, runtime.owner, policy=policy)
     assert report.sent == 3

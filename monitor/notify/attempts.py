@@ -93,18 +93,26 @@ def record_success(
     db: Database, alert_id: str, started_at: datetime, message_id: str | None = None
 ) -> None:
     """``message_id``: the digest the alert went out in; None: a message of its own."""
+    record_successes(db, [alert_id], started_at, message_id)
+
+
+def record_successes(
+    db: Database, alert_ids: Sequence[str], started_at: datetime, message_id: str | None = None
+) -> None:
+    """The alerts of one message, sent: recorded together, in one transaction."""
     # Recorded even if the claim ran out meanwhile: it was sent, and the
     # other process checks the status before it sends.
     with db.write() as session:
-        alert = session.get_one(Alert, alert_id, with_for_update=True)
-        if alert.status in RETRYING_STATUSES:
-            alert.status = "sent"
-            alert.sent_at = utcnow()
-            alert.last_error = None
-            alert.locked_by = None
-            alert.locked_until = None
-        alert.attempts += 1
-        session.add(_attempt(alert, started_at, "sent", None, message_id))
+        for alert_id in alert_ids:
+            alert = session.get_one(Alert, alert_id, with_for_update=True)
+            if alert.status in RETRYING_STATUSES:
+                alert.status = "sent"
+                alert.sent_at = utcnow()
+                alert.last_error = None
+                alert.locked_by = None
+                alert.locked_until = None
+            alert.attempts += 1
+            session.add(_attempt(alert, started_at, "sent", None, message_id))
 
 
 def record_failure(
@@ -115,35 +123,52 @@ def record_failure(
     policy: DeliveryPolicy,
 ) -> bool:
     """Count the attempt; True if it will be retried, False if it is now failed or dead."""
+    retried, _ = record_failures(db, [alert_id], error, started_at, policy)
+    return retried == 1
+
+
+def record_failures(
+    db: Database,
+    alert_ids: Sequence[str],
+    error: DeliveryError,
+    started_at: datetime,
+    policy: DeliveryPolicy,
+) -> tuple[int, int]:
+    """The alerts of one message, failed: (retried, given up). They share one wait,
+    so a digest or a folded message is retried whole, as the same message."""
     text = error.args[0] if error.args else str(error)
     with db.write() as session:
-        alert = session.get_one(Alert, alert_id, with_for_update=True)
-        if alert.status not in RETRYING_STATUSES:
-            return False  # sent or dead meanwhile (another process): leave it
-        alert.attempts += 1
-        alert.last_error = text
-        alert.locked_by = None
-        alert.locked_until = None
+        alerts = [session.get_one(Alert, alert_id, with_for_update=True) for alert_id in alert_ids]
+        # Sent or dead meanwhile (another process): left as they are.
+        alerts = [alert for alert in alerts if alert.status in RETRYING_STATUSES]
+        if not alerts:
+            return 0, 0
+        for alert in alerts:
+            alert.attempts += 1
+            alert.last_error = text
+            alert.locked_by = None
+            alert.locked_until = None
+        attempts = max(alert.attempts for alert in alerts)
         delay = (
-            retry_delay(alert.attempts, policy.retry_schedule, error.retry_after, policy.jitter)
+            retry_delay(attempts, policy.retry_schedule, error.retry_after, policy.jitter)
             if error.retryable
             else None
         )
-        if delay is not None:
-            alert.next_attempt_at = utcnow() + delay  # stays pending: never lost
-        else:
-            alert.status = "dead" if error.retryable else "failed"
-        attempts = alert.attempts
-        session.add(_attempt(alert, started_at, "failed", text))
+        for alert in alerts:
+            if delay is not None:
+                alert.next_attempt_at = utcnow() + delay  # stays pending: never lost
+            else:
+                alert.status = "dead" if error.retryable else "failed"
+            session.add(_attempt(alert, started_at, "failed", text))
     retried = delay is not None
     log.warning(
-        "alert %s: delivery failed (attempt %d%s): %s",
-        alert_id,
+        "%s: delivery failed (attempt %d%s): %s",
+        f"alert {alerts[0].id}" if len(alerts) == 1 else f"{len(alerts)} alerts of one message",
         attempts,
         "" if retried else ", not retried",
         error,
     )
-    return retried
+    return (len(alerts), 0) if retried else (0, len(alerts))
 
 
 def make_due(db: Database, alert_ids: Sequence[str]) -> int:

@@ -22,8 +22,8 @@ from monitor.errors import DeliveryError
 from monitor.notify.attempts import (
     RETRYING_STATUSES,
     DeliveryPolicy,
-    record_failure,
-    record_success,
+    record_failures,
+    record_successes,
 )
 from monitor.notify.base import AlertMessage, Notifier, digest_id
 from monitor.notify.schedule import next_fire
@@ -140,11 +140,9 @@ def send_batch(
             notifier.deliver_digest(messages, period)
     except Exception as exc:
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{exc!r}")
-        retried = [record_failure(db, alert_id, error, started_at, policy) for alert_id in ids]
-        return 0, sum(retried), len(retried) - sum(retried)
-    message_id = None if single else digest_id(messages, period)
-    for alert_id in ids:
-        record_success(db, alert_id, started_at, message_id)
+        retried, given_up = record_failures(db, ids, error, started_at, policy)
+        return 0, retried, given_up
+    record_successes(db, ids, started_at, None if single else digest_id(messages, period))
     return len(ids), 0, 0
 
 

@@ -82,6 +82,24 @@ def _claim_within_allowance(
     return ids, free
 
 
+def renew(db: Database, ids: list[str], owner: str, policy: DeliveryPolicy) -> list[str]:
+    """Renew the claim right before a send (as the outbox does for single alerts), so a
+    slow notifier cannot outlive it; the ids still ours, the others left alone."""
+    with db.write() as session:
+        renewed = session.scalars(
+            update(Alert)
+            .where(
+                Alert.id.in_(ids),
+                Alert.locked_by == owner,
+                Alert.status.in_(RETRYING_STATUSES),
+            )
+            .values(locked_until=utcnow() + policy.lease)
+            .returning(Alert.id)
+        )
+        still_ours = set(renewed)
+    return [alert_id for alert_id in ids if alert_id in still_ours]
+
+
 def release(db: Database, ids: list[str], owner: str) -> None:
     """Unclaim alerts not sent (still pending), so they are due again at once."""
     with db.write() as session:
@@ -109,6 +127,8 @@ def deliver_throttled(
         singles = ids if len(ids) <= free else ids[: free - 1]
         folded = ids[len(singles) :]
         for alert_id in singles:
+            if not renew(db, [alert_id], owner, policy):
+                continue  # the claim ran out and another process has it now
             counts = send_batch(db, notifier, [alert_id], policy, single=True)
             sent, failed, dead = sent + counts[0], failed + counts[1], dead + counts[2]
             if counts[1] or counts[2]:
@@ -116,6 +136,7 @@ def deliver_throttled(
                 release(db, ids, owner)
                 break
         else:
+            folded = renew(db, folded, owner, policy)
             if folded:
                 counts = send_batch(db, notifier, folded, policy)
                 sent, failed, dead = sent + counts[0], failed + counts[1], dead + counts[2]
