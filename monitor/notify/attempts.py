@@ -154,9 +154,10 @@ def record_failures(
             if error.retryable
             else None
         )
+        due = utcnow() + delay if delay is not None else None
         for alert in alerts:
-            if delay is not None:
-                alert.next_attempt_at = utcnow() + delay  # stays pending: never lost
+            if due is not None:
+                alert.next_attempt_at = due  # stays pending: never lost
             else:
                 alert.status = "dead" if error.retryable else "failed"
             session.add(_attempt(alert, started_at, "failed", text))
