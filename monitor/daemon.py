@@ -75,14 +75,14 @@ def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
     started_at = utcnow()
     clock = time.monotonic()
     try:
-        report = poll_source(runtime, source)
+        report = poll_source(runtime, source, claimed=True)
     except LeaseLost as exc:
         log.warning("%s", exc)
         return PollReport(source.id, "error", kind=source.kind, error=str(exc))
     except Exception as exc:
         log.exception("source %s: poll failed unexpectedly", source.id)
         try:
-            report = record_failure(runtime, source, started_at, clock, exc)
+            report = record_failure(runtime, source, started_at, clock, exc, claimed=True)
         except Exception:
             # The database itself is failing; the lease runs out and the poll is retried.
             log.exception("source %s: could not record the failure", source.id)

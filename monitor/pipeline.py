@@ -245,7 +245,17 @@ def attribution_of(config: Config, source: Source) -> Attribution:
     )
 
 
-def poll_source(runtime: Runtime, source: Source) -> PollReport:
+def _may_write(state: SourceState, runtime: Runtime, claimed: bool) -> bool:
+    """A claimed poll writes only while its lease is its own (a lease that ran out and
+    was taken, or released, is lost); an unclaimed one (tests, tools) unless another
+    process holds the source."""
+    if claimed:
+        return state.lease_owner == runtime.owner
+    return state.lease_owner in (None, runtime.owner)
+
+
+def poll_source(runtime: Runtime, source: Source, *, claimed: bool = False) -> PollReport:
+    """``claimed``: the caller holds the source's lease (the daemon, `run --once`)."""
     started_at = utcnow()
     clock = time.monotonic()
     with runtime.db.read() as session:
@@ -254,17 +264,17 @@ def poll_source(runtime: Runtime, source: Source) -> PollReport:
     try:
         fetched = build_adapter(source).fetch(runtime.http, fetch_state)
     except MonitorError as exc:
-        return record_failure(runtime, source, started_at, clock, exc)
+        return record_failure(runtime, source, started_at, clock, exc, claimed=claimed)
     # Analysis is the costly part of a poll: done before the write transaction, so
     # the database is locked (SQLite: all of it) only for the writes themselves.
-    analyses = _analyze_changed(runtime, source, fetched.posts)
+    analyses = _analyze_changed(runtime, source, fetched.posts) if fetched.posts else {}
     with runtime.db.write() as session:
         # The row lock first: whoever holds the lease writes, and no one else meanwhile.
         state = session.get_one(SourceState, source.id, with_for_update=True)
-        if state.lease_owner not in (None, runtime.owner):
+        if not _may_write(state, runtime, claimed):
             raise LeaseLost(
-                f"source {source.id}: the lease ran out during the poll and "
-                f"{state.lease_owner} holds it now; nothing written"
+                f"source {source.id}: the lease ran out during the poll "
+                f"({state.lease_owner or 'released'}); nothing written"
             )
         evidence = Evidence(session, source.id, fetched.responses, started_at)
         result = ingest(
@@ -424,18 +434,26 @@ def describe_error(error: Exception, limit: int = 1000) -> str:
 
 
 def record_failure(
-    runtime: Runtime, source: Source, started_at: datetime, clock: float, error: Exception
+    runtime: Runtime,
+    source: Source,
+    started_at: datetime,
+    clock: float,
+    error: Exception,
+    *,
+    claimed: bool = False,
 ) -> PollReport:
     """Note the error on the source and in a fetch run, and back off exponentially."""
     http_status = error.status if isinstance(error, HTTPStatusError) else None
     retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
     message = describe_error(error)
+    lost = PollReport(source.id, "error", kind=source.kind, error=message)
+    if runtime.http.cancelled.is_set():
+        return lost  # cut short by a shutdown: not the source's failure
     now = utcnow()
     with runtime.db.write() as session:
         state = session.get_one(SourceState, source.id, with_for_update=True)
-        if state.lease_owner not in (None, runtime.owner):
-            # Another process took the source over meanwhile: its schedule is its own.
-            return PollReport(source.id, "error", kind=source.kind, error=message)
+        if not _may_write(state, runtime, claimed):
+            return lost  # another process has the source now: its schedule is its own
         state.consecutive_failures += 1
         state.last_attempt_at = now
         state.last_error = message

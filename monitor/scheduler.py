@@ -80,6 +80,7 @@ class Daemon:
         port = health_port if health_port is not None else config.settings.health_port
         self.health_server = HealthServer(self.health, port) if port else None
         workers = config.settings.max_concurrent_polls
+        self.slots = workers  # fixed at start, like the pool (a reload does not resize it)
         self.polls = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         # Delivery on one thread: alerts go out in order, and a reload's old
         # notifiers are closed there, after the delivery that may still use them.
@@ -92,6 +93,8 @@ class Daemon:
         self._reload_requested = False
         self._config_mtime = self._mtime()
         self._delivering: asyncio.Future[None] | None = None
+        self._claiming: asyncio.Future[list[Source]] | None = None
+        self._closing: set[asyncio.Future[None]] = set()  # old HTTP clients after a reload
 
     # ---- running -------------------------------------------------------------
 
@@ -166,19 +169,25 @@ class Daemon:
         self.health.ticked()
         if self.stop_requested.is_set():
             return
+        self._claiming = asyncio.get_running_loop().run_in_executor(self.chores, self._claim)
         try:
-            claimed = await self._in_thread(self.chores, self._claim)
+            claimed = await self._claiming
         except Exception as exc:
             log.error("tick: could not claim sources (retrying next tick): %s", _oneline(exc))
             return
-        if self.heartbeat is not None:
-            self.heartbeat.touch()
+        if self.stop_requested.is_set():
+            return  # stopping meanwhile: _shut_down releases what was just claimed
         for source in claimed:
             self._start_poll(source)
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.touch()
+            except OSError as exc:
+                log.error("heartbeat file %s: %s", self.heartbeat, exc)
 
     def _claim(self) -> list[Source]:
         settings = self.config.settings
-        free = settings.max_concurrent_polls - len(self.in_flight)
+        free = self.slots - len(self.in_flight)
         if free <= 0:
             return []
         enabled = {s.id: s for s in self.config.enabled_sources() if s.id not in self.in_flight}
@@ -194,8 +203,8 @@ class Daemon:
                         SourceState.next_poll_at <= now,
                         or_(SourceState.lease_until.is_(None), SourceState.lease_until < now),
                     )
+                    # All due ids (cheap): the first ones may all be on a busy host.
                     .order_by(SourceState.next_poll_at, SourceState.id)
-                    .limit(free * 4)
                 )
             )
         # Per host: a host with its share of polls running waits; the others go on.
@@ -343,7 +352,15 @@ class Daemon:
             runtime.http.close()
             runtime = replace(runtime, http=self.runtime.http)
         else:
-            self.delivery.submit(self.runtime.http.close)  # after polls using it finish
+            # Closed once the polls that use it are done, not under their feet.
+            polls_using_it = list(self.in_flight.values())
+            old_http = self.runtime.http
+
+            async def close_when_done() -> None:
+                await asyncio.gather(*polls_using_it, return_exceptions=True)
+                old_http.close()
+
+            self._closing.add(asyncio.ensure_future(close_when_done()))
         self.runtime = replace(runtime, owner=self.runtime.owner)
         old_notifiers, self.notifiers = self.notifiers, build_notifiers(config)
         self.delivery.submit(close_notifiers, old_notifiers)
@@ -360,6 +377,9 @@ class Daemon:
 
     async def _shut_down(self) -> None:
         grace = self.config.settings.shutdown_grace.total_seconds()
+        if self._claiming is not None and not self._claiming.done():
+            # A claim under way: its leases must exist before they are released below.
+            await asyncio.wait([self._claiming])
         pending: list[asyncio.Future[Any]] = list(self.in_flight.values())
         if self._delivering is not None and not self._delivering.done():
             pending.append(self._delivering)
@@ -371,8 +391,11 @@ class Daemon:
                 # writes are refused once the leases below are released.
                 self.runtime.http.cancelled.set()
                 log.warning("%d polls did not finish within the grace period", len(still))
+        # An alert still being sent stays claimed (its lease runs out): released, another
+        # replica would send it a second time.
+        sending = self._delivering is not None and not self._delivering.done()
         try:
-            await self._in_thread(self.chores, self._release_everything)
+            await self._in_thread(self.chores, self._release_everything, not sending)
         except Exception as exc:
             log.error("could not release leases (they run out by themselves): %s", _oneline(exc))
         if self.health_server:
@@ -382,21 +405,24 @@ class Daemon:
         close_notifiers(self.notifiers)
         log.info("monitor stopped")
 
-    def _release_everything(self) -> None:
+    def _release_everything(self, alerts_too: bool = True) -> None:
         """Leases of sources and claims of alerts held by this process: to others, now."""
         owner = self.runtime.owner
+        released = 0
         with self.db.write() as session:
             sources = session.execute(
                 update(SourceState)
                 .where(SourceState.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
-            alerts = session.execute(
-                update(Alert)
-                .where(Alert.locked_by == owner, Alert.status == "pending")
-                .values(locked_by=None, locked_until=None)
-            )
-        released = sources.rowcount + alerts.rowcount  # type: ignore[attr-defined]
+            released += sources.rowcount  # type: ignore[attr-defined]
+            if alerts_too:
+                alerts = session.execute(
+                    update(Alert)
+                    .where(Alert.locked_by == owner, Alert.status == "pending")
+                    .values(locked_by=None, locked_until=None)
+                )
+                released += alerts.rowcount  # type: ignore[attr-defined]
         if released:
             log.info("released %d source leases and alert claims", released)
 

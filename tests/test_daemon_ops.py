@@ -252,11 +252,19 @@ def test_claims_respect_the_per_host_and_overall_limits(db: Database, tmp_path: 
 
 
 def test_secrets_of_the_config_are_masked_in_log_records() -> None:
+    slack = (
+        "  - id: slack\n    kind: webhook\n    format: slack\n"
+        "    url: https://hooks.slack.com/services/T000/B000/XXXXsecret\n"
+        "    headers: {Authorization: Bearer tok-123456}\n"
+    )
     config = load_config_text(
-        _config_text("", "  proxy: http://px:proxy-pass-123@127.0.0.1:3128\n"), "t.yaml"
+        _config_text("", "  proxy: http://px:proxy-pass-123@127.0.0.1:3128\n") + slack,
+        "t.yaml",
     )
     secrets = secrets_of(config, environ={})
-    assert {SECRET, PASSWORD, "proxy-pass-123"} <= secrets
+    assert {SECRET, PASSWORD, "proxy-pass-123", "Bearer tok-123456"} <= secrets
+    assert "/services/T000/B000/XXXXsecret" in secrets
+    assert "/hook" not in secrets  # too short to mask without masking ordinary words
     import logging
 
     record = logging.LogRecord(

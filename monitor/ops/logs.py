@@ -46,6 +46,16 @@ def secrets_of(config: Config, environ: dict[str, str] | None = None) -> set[str
     """Every secret the config holds (SecretStr values, passwords in URLs), and the
     database URL's password; short ones are left out (they would mask ordinary words)."""
     found = set(_walk(config))
+    for notifier in config.notifiers:
+        # An incoming-webhook URL (Slack, Discord...) is itself the credential: its
+        # path and query are masked, the host stays readable. Extra headers carry tokens.
+        url = getattr(notifier, "url", None)
+        if url:
+            parts = urlsplit(str(url))
+            private = parts.path + (f"?{parts.query}" if parts.query else "")
+            if len(private) >= 8:  # not a plain "/hook", which would mask ordinary words
+                found.add(private)
+        found.update(getattr(notifier, "headers", {}).values())
     url = (environ if environ is not None else os.environ).get("MONITOR_DATABASE_URL")
     found |= set(_walk(url)) if url else set()
     found |= set(_walk(config.settings.database_url)) if config.settings.database_url else set()
@@ -67,7 +77,11 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            record.msg = self._clean(record.getMessage())
+            try:
+                message = record.getMessage()
+            except Exception:
+                return True  # a malformed call: logging's own error handling reports it
+            record.msg = self._clean(message)
             record.args = None
             for key, value in vars(record).items():
                 # Fields given with extra= (the poll lines' error) are logged too.
