@@ -459,8 +459,12 @@ def record_failure(
         state.last_error = message
         state.last_error_at = now
         interval = runtime.config.interval_of(source)
-        backoff = failure_backoff(interval, state.consecutive_failures, retry_after)
-        state.next_poll_at = now + jittered(backoff, runtime.config.settings)
+        failures = state.consecutive_failures
+        backoff = jittered(failure_backoff(interval, failures), runtime.config.settings)
+        if retry_after is not None:
+            # The server's Retry-After is a floor: the jitter must not undercut it.
+            backoff = max(backoff, failure_backoff(interval, failures, retry_after))
+        state.next_poll_at = now + backoff
         _release(state, runtime.owner)
         session.add(
             FetchRun(
