@@ -402,7 +402,8 @@ class Daemon:
             self.health_server.stop()
         for pool in (self.polls, self.delivery, self.chores):
             pool.shutdown(wait=False, cancel_futures=True)
-        close_notifiers(self.notifiers)
+        if not sending:  # a send under way keeps its notifier; the process exit ends both
+            close_notifiers(self.notifiers)
         log.info("monitor stopped")
 
     def _release_everything(self, alerts_too: bool = True) -> None:
@@ -427,7 +428,9 @@ class Daemon:
             log.info("released %d source leases and alert claims", released)
 
     def unfinished_threads(self) -> bool:
-        return any(not future.done() for future in self.in_flight.values())
+        """Whether a poll or a delivery is still running (past the grace period)."""
+        delivering = self._delivering is not None and not self._delivering.done()
+        return delivering or any(not future.done() for future in self.in_flight.values())
 
     def _ping_database(self) -> None:
         with self.db.read() as session:
