@@ -9,6 +9,7 @@ stop the others.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from monitor.pipeline import (
 )
 from monitor.rules.analysis import Analyzer
 from monitor.rules.engine import RuleSet
+from monitor.sources.base import FetchState
 from monitor.store.models import utcnow
 from monitor.store.session import Database
 
@@ -70,12 +72,14 @@ def build_runtime(config: Config, db: Database) -> Runtime:
     )
 
 
-def guarded_poll(runtime: Runtime, source: Source) -> PollReport:
+def guarded_poll(
+    runtime: Runtime, source: Source, fetch_state: FetchState | None = None
+) -> PollReport:
     """The one place that catches everything: record the failure, back off, go on."""
     started_at = utcnow()
     clock = time.monotonic()
     try:
-        report = poll_source(runtime, source, claimed=True)
+        report = poll_source(runtime, source, claimed=True, fetch_state=fetch_state)
     except LeaseLost as exc:
         log.warning("%s", exc)
         return PollReport(source.id, "error", kind=source.kind, error=str(exc))
@@ -151,10 +155,12 @@ class CycleSummary:
         return polls_failed or self.delivery.failed > 0 or self.delivery.dead > 0
 
 
-def poll_with_deadline(runtime: Runtime, source: Source) -> PollReport:
+def poll_with_deadline(
+    runtime: Runtime, source: Source, fetch_state: FetchState | None = None
+) -> PollReport:
     deadline = runtime.config.settings.poll_timeout.total_seconds()
     with runtime.http.poll_deadline(deadline):
-        return guarded_poll(runtime, source)
+        return guarded_poll(runtime, source, fetch_state)
 
 
 def poll_sources(
@@ -170,8 +176,8 @@ def poll_sources(
     reports: list[PollReport] = []
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
 
-    def poll(source_id: str) -> PollReport:
-        return poll_with_deadline(runtime, enabled[source_id])
+    def poll(source_id: str, fetch_state: FetchState) -> PollReport:
+        return poll_with_deadline(runtime, enabled[source_id], fetch_state)
 
     in_flight: dict[Future[PollReport], str] = {}
     with pool:
@@ -181,18 +187,23 @@ def poll_sources(
             # Refill when half the slots are free: a claim is a write transaction,
             # one per finished poll would queue them behind the polls' writes.
             if remaining and (free >= max(1, workers // 2) or not in_flight) and not stopped:
+                # The next few in turn (a source held elsewhere is skipped, not waited
+                # for): a claim names only what it takes, not every source left.
+                batch = list(itertools.islice(remaining, free))
                 claimed = claim_sources(
                     runtime.db,
                     runtime.owner,
-                    remaining,
+                    batch,
                     due_only=due_only,
-                    limit=free,
                     lease=settings.poll_lease,
                 )
-                for source_id in claimed:
+                for source_id in batch:
                     del remaining[source_id]
-                    in_flight[pool.submit(poll, source_id)] = source_id
+                for source_id, fetch_state in claimed.items():
+                    in_flight[pool.submit(poll, source_id, fetch_state)] = source_id
             if not in_flight:
+                if remaining and not stopped:
+                    continue
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:

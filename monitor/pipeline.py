@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import Config, Settings, Source
@@ -59,6 +60,10 @@ _NOT_FETCH_KEYS = {
     "enabled",
     "detect_deletions",
 }
+
+
+_SOURCES = cast(Table, SourceState.__table__)
+_FETCH_RUNS = cast(Table, FetchRun.__table__)
 
 
 class LeaseLost(StoreError):
@@ -116,11 +121,8 @@ def sync_sources(db: Database, config: Config) -> None:
     NOTHING, ``config_hash !=``, ``next_poll_at >``), so replicas syncing at
     once do what one after the other would.
     """
-    from sqlalchemy import Table, bindparam
-
     rows_per_insert = 500  # six parameters a row: far below SQLite's and PostgreSQL's limits
-    table = SourceState.__table__
-    assert isinstance(table, Table)
+    table = _SOURCES
     now = utcnow()
     wanted: dict[str, tuple[Source, str]] = {}
     for source in config.sources:
@@ -208,25 +210,32 @@ def claim_sources(
     due_only: bool = True,
     limit: int | None = None,
     lease: timedelta = POLL_LEASE,
-) -> list[str]:
-    """Lease up to ``limit`` of the given sources that no one else holds (and that are due)."""
+) -> dict[str, FetchState]:
+    """Lease up to ``limit`` of the given sources that no one else holds (and that
+    are due); each with what its adapter left after its last poll, read in the
+    claim's transaction, so the poll itself need not read the row again."""
     now = utcnow()
     ids = list(source_ids)
     if not ids:
-        return []
+        return {}
     with db.write() as session:
-        query = select(SourceState.id).where(
+        query = select(
+            SourceState.id, SourceState.etag, SourceState.last_modified, SourceState.cursor
+        ).where(
             SourceState.id.in_(ids),
             or_(SourceState.lease_until.is_(None), SourceState.lease_until < now),
         )
         if due_only:
             query = query.where(SourceState.next_poll_at <= now)
         query = query.order_by(SourceState.next_poll_at, SourceState.id).limit(limit)
-        claimed = list(session.scalars(query.with_for_update(skip_locked=True)))
+        claimed = {
+            row.id: FetchState(Validators(row.etag, row.last_modified), row.cursor or {})
+            for row in session.execute(query.with_for_update(skip_locked=True))
+        }
         if claimed:
             session.execute(
                 update(SourceState)
-                .where(SourceState.id.in_(claimed))
+                .where(SourceState.id.in_(list(claimed)))
                 .values(lease_owner=owner, lease_until=now + lease)
             )
     return claimed
@@ -254,13 +263,31 @@ def _may_write(state: SourceState, runtime: Runtime, claimed: bool) -> bool:
     return state.lease_owner in (None, runtime.owner)
 
 
-def poll_source(runtime: Runtime, source: Source, *, claimed: bool = False) -> PollReport:
-    """``claimed``: the caller holds the source's lease (the daemon, `run --once`)."""
+def _lease_is_ours(runtime: Runtime, claimed: bool) -> ColumnElement[bool]:
+    """_may_write as a condition in SQL."""
+    owner = _SOURCES.c.lease_owner
+    if claimed:
+        return owner == runtime.owner
+    return or_(owner.is_(None), owner == runtime.owner)
+
+
+def poll_source(
+    runtime: Runtime,
+    source: Source,
+    *,
+    claimed: bool = False,
+    fetch_state: FetchState | None = None,
+) -> PollReport:
+    """``claimed``: the caller holds the source's lease (the daemon, `run --once`);
+    ``fetch_state``: the state its claim read (else it is read here)."""
     started_at = utcnow()
     clock = time.monotonic()
-    with runtime.db.read() as session:
-        state = session.get_one(SourceState, source.id)
-        fetch_state = FetchState(Validators(state.etag, state.last_modified), state.cursor or {})
+    if fetch_state is None:
+        with runtime.db.read() as session:
+            state = session.get_one(SourceState, source.id)
+            fetch_state = FetchState(
+                Validators(state.etag, state.last_modified), state.cursor or {}
+            )
     try:
         fetched = build_adapter(source).fetch(runtime.http, fetch_state)
     except MonitorError as exc:
@@ -268,25 +295,27 @@ def poll_source(runtime: Runtime, source: Source, *, claimed: bool = False) -> P
     # Analysis is the costly part of a poll: done before the write transaction, so
     # the database is locked (SQLite: all of it) only for the writes themselves.
     analyses = _analyze_changed(runtime, source, fetched.posts) if fetched.posts else {}
+    interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
     with runtime.db.write() as session:
-        # The row lock first: whoever holds the lease writes, and no one else meanwhile.
-        state = session.get_one(SourceState, source.id, with_for_update=True)
-        if not _may_write(state, runtime, claimed):
+        # The source's row first, under the lease condition: it takes the row lock, so
+        # whoever holds the lease writes and no one else meanwhile, and a lease lost
+        # updates nothing (and the whole transaction is rolled back).
+        if not _schedule_success(session, source.id, fetched, interval, runtime, claimed):
             raise LeaseLost(
                 f"source {source.id}: the lease ran out during the poll "
-                f"({state.lease_owner or 'released'}); nothing written"
+                f"({_lease_holder(session, source.id) or 'released'}); nothing written"
             )
-        evidence = Evidence(session, source.id, fetched.responses, started_at)
-        result = ingest(
-            session, attribution_of(runtime.config, source), fetched.posts, started_at, evidence
-        )
-        seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
+        result, deleted, matches, alerts = IngestResult(), 0, 0, 0
         windows = fetched.windows if source.detect_deletions else ()
-        deleted = mark_deleted(session, source.id, windows, seen, started_at)
-        matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
-        interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
-        _schedule_success(state, fetched, interval, runtime.owner)
-        session.add(_fetch_run(source.id, started_at, fetched, result, deleted))
+        if fetched.posts or windows:  # not so after a 304
+            evidence = Evidence(session, source.id, fetched.responses, started_at)
+            attribution = attribution_of(runtime.config, source)
+            result = ingest(session, attribution, fetched.posts, started_at, evidence)
+            seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
+            deleted = mark_deleted(session, source.id, windows, seen, started_at)
+            matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
+        run = _fetch_run(source.id, started_at, fetched, result, deleted)
+        session.connection().execute(_FETCH_RUNS.insert(), run)
     return PollReport(
         source_id=source.id,
         status="not_modified" if fetched.not_modified else "ok",
@@ -300,6 +329,10 @@ def poll_source(runtime: Runtime, source: Source, *, claimed: bool = False) -> P
         seconds=time.monotonic() - clock,
         kind=source.kind,
     )
+
+
+def _lease_holder(session: Session, source_id: str) -> str | None:
+    return session.scalar(select(SourceState.lease_owner).where(SourceState.id == source_id))
 
 
 def _analyze_changed(
@@ -373,18 +406,36 @@ def jittered(interval: timedelta, settings: Settings) -> timedelta:
 
 
 def _schedule_success(
-    state: SourceState, fetched: FetchResult, interval: timedelta, owner: str
-) -> None:
+    session: Session,
+    source_id: str,
+    fetched: FetchResult,
+    interval: timedelta,
+    runtime: Runtime,
+    claimed: bool,
+) -> bool:
+    """Note the success, schedule the next poll and release the lease, if the source
+    is still ours to write (see _may_write); False, with nothing changed, if not."""
     now = utcnow()
-    state.etag = fetched.validators.etag
-    state.last_modified = fetched.validators.last_modified
+    values: dict[str, object] = {
+        "etag": fetched.validators.etag,
+        "last_modified": fetched.validators.last_modified,
+        "last_attempt_at": now,
+        "last_success_at": now,
+        "consecutive_failures": 0,
+        "next_poll_at": now + interval,
+        "lease_owner": None,
+        "lease_until": None,
+    }
     if fetched.cursor is not None:
-        state.cursor = dict(fetched.cursor)
-    state.last_attempt_at = now
-    state.last_success_at = now
-    state.consecutive_failures = 0
-    state.next_poll_at = now + interval
-    _release(state, owner)
+        values["cursor"] = dict(fetched.cursor)
+    # On the connection, not through the ORM: this runs once per poll, 304s included,
+    # and the ORM's bulk-update machinery costs more than the statement itself.
+    updated = session.connection().execute(
+        _SOURCES.update()
+        .where(_SOURCES.c.id == source_id, _lease_is_ours(runtime, claimed))
+        .values(values)
+    )
+    return updated.rowcount > 0
 
 
 def _release(state: SourceState, owner: str) -> None:
@@ -399,19 +450,19 @@ def _fetch_run(
     fetched: FetchResult,
     result: IngestResult,
     deleted: int,
-) -> FetchRun:
-    return FetchRun(
-        source_id=source_id,
-        started_at=started_at,
-        finished_at=utcnow(),
-        status="not_modified" if fetched.not_modified else "ok",
-        http_status=fetched.http_status,
-        bytes=fetched.bytes_read,
-        posts_seen=len(fetched.posts),
-        new_count=len(result.new),
-        updated_count=len(result.edited),
-        deleted_count=deleted,
-    )
+) -> dict[str, object]:
+    return {
+        "source_id": source_id,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+        "status": "not_modified" if fetched.not_modified else "ok",
+        "http_status": fetched.http_status,
+        "bytes": fetched.bytes_read,
+        "posts_seen": len(fetched.posts),
+        "new_count": len(result.new),
+        "updated_count": len(result.edited),
+        "deleted_count": deleted,
+    }
 
 
 def failure_backoff(

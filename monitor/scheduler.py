@@ -43,6 +43,7 @@ from monitor.ops.health import HealthServer, HealthState
 from monitor.ops.logs import configure_daemon_logging
 from monitor.ops.metrics import Metrics
 from monitor.pipeline import PollReport, Runtime, claim_sources, sync_sources
+from monitor.sources.base import FetchState
 from monitor.sources.registry import host_of
 from monitor.store.housekeeping import prune_fetch_runs, prune_raw_responses
 from monitor.store.models import Alert, SourceState, utcnow
@@ -93,7 +94,7 @@ class Daemon:
         self._reload_requested = False
         self._config_mtime = self._mtime()
         self._delivering: asyncio.Future[None] | None = None
-        self._claiming: asyncio.Future[list[Source]] | None = None
+        self._claiming: asyncio.Future[list[tuple[Source, FetchState]]] | None = None
         self._closing: set[asyncio.Future[None]] = set()  # old HTTP clients after a reload
 
     # ---- running -------------------------------------------------------------
@@ -177,15 +178,15 @@ class Daemon:
             return
         if self.stop_requested.is_set():
             return  # stopping meanwhile: _shut_down releases what was just claimed
-        for source in claimed:
-            self._start_poll(source)
+        for source, fetch_state in claimed:
+            self._start_poll(source, fetch_state)
         if self.heartbeat is not None:
             try:
                 self.heartbeat.touch()
             except OSError as exc:
                 log.error("heartbeat file %s: %s", self.heartbeat, exc)
 
-    def _claim(self) -> list[Source]:
+    def _claim(self) -> list[tuple[Source, FetchState]]:
         settings = self.config.settings
         free = self.slots - len(self.in_flight)
         if free <= 0:
@@ -217,12 +218,12 @@ class Daemon:
                 wanted.append(source_id)
             if len(wanted) == free:
                 break
-        ids = claim_sources(
+        claimed = claim_sources(
             self.db, self.runtime.owner, wanted, due_only=True, lease=settings.poll_lease
         )
-        return [enabled[source_id] for source_id in ids]
+        return [(enabled[source_id], fetch_state) for source_id, fetch_state in claimed.items()]
 
-    def _start_poll(self, source: Source) -> None:
+    def _start_poll(self, source: Source, fetch_state: FetchState) -> None:
         runtime = self.runtime  # a reload swaps it; this poll keeps the one it began with
         host = host_of(source)
         self.per_host[host] += 1
@@ -231,7 +232,7 @@ class Daemon:
 
         def poll() -> PollReport:
             with runtime.http.poll_deadline(deadline):
-                return guarded_poll(runtime, source)
+                return guarded_poll(runtime, source, fetch_state)
 
         future = asyncio.get_running_loop().run_in_executor(self.polls, poll)
         self.in_flight[source.id] = future

@@ -244,7 +244,7 @@ def test_claims_respect_the_per_host_and_overall_limits(db: Database, tmp_path: 
     from monitor.pipeline import sync_sources
 
     sync_sources(db, config)
-    claimed = [source.id for source in daemon._claim()]
+    claimed = [source.id for source, _ in daemon._claim()]
     hosts = sorted("busy" if sid.startswith("busy") else "other" for sid in claimed)
     # Three slots: two to the busy host (its limit), the third to the other host.
     assert hosts == ["busy", "busy", "other"]
