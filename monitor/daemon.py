@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing
+import multiprocessing.process
+import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
 
 from monitor.config import Config, Source
 from monitor.http import HttpClient, HttpSettings
@@ -32,6 +36,7 @@ from monitor.pipeline import (
     new_owner_id,
     poll_source,
     record_failure,
+    release_leases,
     sync_sources,
 )
 from monitor.rules.analysis import Analyzer
@@ -164,14 +169,22 @@ def poll_with_deadline(
 
 
 def poll_sources(
-    runtime: Runtime, *, due_only: bool, stop: threading.Event | None = None
+    runtime: Runtime,
+    *,
+    due_only: bool,
+    stop: threading.Event | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[list[PollReport], list[str]]:
-    """Claim and poll sources, one more each time a poll ends (as many in flight as
-    there are workers), so a lease is only ever taken by a poll that starts at once
-    and a slow source holds up no other."""
+    """Claim and poll sources (``only``: of these ids), one more each time a poll
+    ends (as many in flight as there are workers), so a lease is only ever taken by
+    a poll that starts at once and a slow source holds up no other."""
     settings = runtime.config.settings
     workers = settings.max_concurrent_polls
-    enabled = {source.id: source for source in runtime.config.enabled_sources()}
+    enabled = {
+        source.id: source
+        for source in runtime.config.enabled_sources()
+        if only is None or source.id in only
+    }
     remaining = dict(enabled)
     reports: list[PollReport] = []
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
@@ -217,8 +230,97 @@ def poll_sources(
 def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummary:
     """Poll every enabled source now, whatever its schedule, then deliver due alerts."""
     sync_sources(runtime.db, runtime.config)
-    polls, skipped = poll_sources(runtime, due_only=False)
+    processes = poll_process_count(runtime.config)
+    if processes > 1:
+        polls, skipped = poll_in_processes(runtime, processes)
+    else:
+        polls, skipped = poll_sources(runtime, due_only=False)
     policy = DeliveryPolicy.from_settings(runtime.config.settings)
     delivery = deliver_all_due(runtime.db, notifiers, runtime.owner, policy=policy)
     alarm_failing_notifiers(runtime.db, runtime.config.settings.notifier_alarm_after, notifiers)
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
+
+
+def poll_process_count(config: Config) -> int:
+    """settings.poll_processes; ``auto``: one per CPU, but no process that would not
+    have all its poll workers busy (a few sources are polled by one process)."""
+    wanted = config.settings.poll_processes
+    if wanted == "auto":
+        wanted = os.cpu_count() or 1
+    sources = len(config.enabled_sources())
+    per_process = config.settings.max_concurrent_polls
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # the children are forks of this process: its config, rules, lexicons
+    return max(1, min(wanted, -(-sources // per_process)))
+
+
+def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport], list[str]]:
+    """Share the sources among this process and ``processes - 1`` forked children,
+    each polling its share with its own threads, connections and lease owner.
+
+    Python runs one thread at a time per process, and a poll's parsing and
+    analysis are CPU work: several processes use several CPUs. The shares are
+    fixed (every n-th source), so no two processes ever ask for the same source;
+    the leases still guard against other processes. A child that dies is
+    reported as the failure of each of its sources, and its leases released.
+    """
+    ids = [source.id for source in runtime.config.enabled_sources()]
+    shares = [ids[index::processes] for index in range(processes)]
+    context = multiprocessing.get_context("fork")
+    children: list[tuple[multiprocessing.process.BaseProcess, Connection, str, list[str]]] = []
+    # Forked before this process starts any thread of its own (a fork copies only
+    # the thread that forks; a lock held by another thread would stay held).
+    for share in shares[1:]:
+        receiver, sender = context.Pipe(duplex=False)
+        owner = new_owner_id()
+        child: multiprocessing.process.BaseProcess = context.Process(
+            target=_poll_share,
+            args=(runtime, owner, share, sender),
+            name=f"monitor-poll-{len(children) + 1}",
+            daemon=True,
+        )
+        child.start()
+        sender.close()
+        children.append((child, receiver, owner, share))
+    polls, skipped = poll_sources(runtime, due_only=False, only=set(shares[0]))
+    for child, receiver, owner, share in children:
+        try:
+            child_polls, child_skipped = receiver.recv()
+        except (EOFError, OSError):
+            child.join()
+            child_polls, child_skipped = _lost_share(runtime, child, owner, share), []
+        finally:
+            receiver.close()
+        child.join()
+        polls.extend(child_polls)
+        skipped.extend(child_skipped)
+    return polls, sorted(skipped)
+
+
+def _poll_share(runtime: Runtime, owner: str, share: list[str], sender: Connection) -> None:
+    """A child's work: its share of the sources, its reports sent back."""
+    runtime.db.after_fork()
+    child_runtime = replace(runtime, http=build_http_client(runtime.config), owner=owner)
+    try:
+        sender.send(poll_sources(child_runtime, due_only=False, only=set(share)))
+    finally:
+        child_runtime.http.close()
+        child_runtime.db.dispose()
+        sender.close()
+
+
+def _lost_share(
+    runtime: Runtime, child: multiprocessing.process.BaseProcess, owner: str, share: list[str]
+) -> list[PollReport]:
+    """The reports of a child that died: each of its sources failed; its leases go."""
+    error = f"the poll process {child.name} died (exit code {child.exitcode})"
+    log.error("%s; its %d sources were not polled", error, len(share))
+    try:
+        release_leases(runtime.db, owner)
+    except Exception as exc:  # the database is failing too: the leases run out
+        log.error("could not release the leases of %s: %s", child.name, describe_error(exc))
+    sources = {source.id: source for source in runtime.config.enabled_sources()}
+    return [
+        PollReport(source_id, "error", kind=sources[source_id].kind, error=error)
+        for source_id in share
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -24,8 +24,10 @@ from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.models import RawResponse as RawResponseRow
 from monitor.store.models import Statement, StatementVersion
 from monitor.store.search import search_text
+from monitor.text.normalize import Token
 
 MAX_EXTERNAL_ID = 500
+TokensOf = Callable[[str], Sequence[Token] | None]
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
@@ -119,7 +121,9 @@ def ingest(
     posts: Sequence[Post],
     fetched_at: datetime,
     evidence: Evidence | None = None,
+    tokens_of: TokensOf | None = None,
 ) -> IngestResult:
+    """``tokens_of``: a post text's tokens, where the caller has them (for search_text)."""
     result = IngestResult()
     unique_posts = {storable_id(post.external_id): post for post in posts}  # later entry wins
     known = _known(session, attribution.source_id, list(unique_posts))
@@ -139,7 +143,7 @@ def ingest(
             fresh[external_id] = (post, digest, raw_id)
         else:
             changed.append((external_id, post, digest, raw_id))
-    created = _insert_new(session, attribution, fresh, fetched_at)
+    created = _insert_new(session, attribution, fresh, fetched_at, tokens_of)
     for statement in created:
         result.new.append(statement)
         result.versions[statement.id] = 1
@@ -218,13 +222,21 @@ def _insert_new(
     attribution: Attribution,
     posts: dict[str, tuple[Post, str, int | None]],
     fetched_at: datetime,
+    tokens_of: TokensOf | None = None,
 ) -> list[Statement]:
     """Insert the statements (batched multi-row INSERTs, with their first versions)
     and return those created; a row another transaction inserted first is left out."""
     if not posts:
         return []
     rows = [
-        _statement_values(attribution, external_id, post, digest, fetched_at)
+        _statement_values(
+            attribution,
+            external_id,
+            post,
+            digest,
+            fetched_at,
+            tokens_of(post.text) if tokens_of else None,
+        )
         for external_id, (post, digest, _) in posts.items()
     ]
     # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
@@ -262,7 +274,12 @@ def _insert_new(
 
 
 def _statement_values(
-    attribution: Attribution, external_id: str, post: Post, digest: str, fetched_at: datetime
+    attribution: Attribution,
+    external_id: str,
+    post: Post,
+    digest: str,
+    fetched_at: datetime,
+    tokens: Sequence[Token] | None = None,
 ) -> dict[str, object]:
     return {
         "source_id": attribution.source_id,
@@ -276,7 +293,7 @@ def _statement_values(
         "fetched_at": fetched_at,
         "updated_at": fetched_at,
         "text": post.text,
-        "search_text": search_text(post.text, post.title),
+        "search_text": search_text(post.text, post.title, tokens),
         "content_hash": digest,
         # The operator's hint beats what a feed declares (many CMSs say en-us for all).
         "language": attribution.language or language_code(post.language),

@@ -241,6 +241,17 @@ def claim_sources(
     return claimed
 
 
+def release_leases(db: Database, owner: str) -> int:
+    """Hand every source ``owner`` holds to the others now; how many there were."""
+    with db.write() as session:
+        released = session.connection().execute(
+            _SOURCES.update()
+            .where(_SOURCES.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+    return released.rowcount
+
+
 def attribution_of(config: Config, source: Source) -> Attribution:
     organization = source.organization
     if organization is None and source.leader is not None:
@@ -310,7 +321,8 @@ def poll_source(
         if fetched.posts or windows:  # not so after a 304
             evidence = Evidence(session, source.id, fetched.responses, started_at)
             attribution = attribution_of(runtime.config, source)
-            result = ingest(session, attribution, fetched.posts, started_at, evidence)
+            tokens = {text: analysis.doc.tokens for (text, _), analysis in analyses.items()}
+            result = ingest(session, attribution, fetched.posts, started_at, evidence, tokens.get)
             seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
             deleted = mark_deleted(session, source.id, windows, seen, started_at)
             matches, alerts = _match_changed(session, runtime, result, started_at, analyses)

@@ -410,3 +410,19 @@ def test_migration_fills_search_text_of_existing_rows(empty_url: str) -> None:
         assert found(db, "أمريكا") == ["new-1", "old-1"]
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("والاحتلال الأمريكي يجب أن يرحل، قال الشيخ.", None),
+        ("Breaking: the ceasefire holds — for now", "Breaking"),  # the title is in the text
+        ("The body only", "A headline the body does not carry"),
+        ("", None),
+    ],
+)
+def test_search_text_from_the_analysis_tokens_is_the_same(text: str, title: str | None) -> None:
+    from monitor.rules.matcher import analyze
+
+    tokens = analyze(text).tokens
+    assert search_text(text, title, tokens) == search_text(text, title)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 import monitor
 from monitor.config.durations import Duration, format_duration
@@ -43,6 +43,20 @@ def _time_zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
+MAX_POLL_PROCESSES = 64
+
+
+def _process_count(value: object) -> int | str:
+    """A whole number of processes or ``auto``, in one message rather than one per branch."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_POLL_PROCESSES:
+        return value
+    raise ValueError(
+        f"must be auto or a whole number from 1 to {MAX_POLL_PROCESSES}, got {value!r}"
+    )
 
 
 class Settings(StrictModel):
@@ -79,6 +93,9 @@ class Settings(StrictModel):
     notifier_alarm_after: Duration = timedelta(minutes=30)  # failing this long: an ERROR a tick
     # The daemon's scheduling (see the README's "Running several replicas").
     max_concurrent_polls: int = Field(16, ge=1, le=1000)  # polls in flight, all hosts together
+    # `run --once`: processes sharing the sources (Python runs one thread at a time per
+    # process, and a poll's parsing and analysis are CPU work); auto: one per CPU.
+    poll_processes: Annotated[int | Literal["auto"], BeforeValidator(_process_count)] = "auto"
     poll_timeout: Duration = timedelta(minutes=2)  # hard deadline of one poll, all requests in
     poll_lease: Duration = timedelta(minutes=5)  # a claimed source stays claimed this long
     interval_jitter: float = Field(0.1, ge=0, le=0.5)  # each next poll moves by up to ±10%

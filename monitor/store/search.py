@@ -22,9 +22,10 @@ which is slower on a large store (narrow it with ``--since`` or ``--source``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -52,7 +53,7 @@ from monitor.rules.matcher import (
 from monitor.rules.query import And, Near, Node, Or, Term
 from monitor.store.models import Statement
 from monitor.store.queries import ItemFilters, filtered_statements
-from monitor.text.normalize import fold, stems, tokenize
+from monitor.text.normalize import Token, fold, stems, tokenize
 
 __all__ = [
     "AllOf",
@@ -92,10 +93,21 @@ def searchable(text: str, title: str | None) -> str:
     return text
 
 
-def search_text(text: str, title: str | None) -> str:
-    """The ``statements.search_text`` of a statement: every folded word and its stems."""
-    words = tokenize(searchable(text, title))
-    return " ".join(form for token in words for form in stems(token.text))
+def search_text(text: str, title: str | None, tokens: Sequence[Token] | None = None) -> str:
+    """The ``statements.search_text`` of a statement: every folded word and its stems.
+
+    ``tokens``: ``tokenize(text)`` when the caller has it already (the poll's
+    analysis did it), used when the search text is the text itself.
+    """
+    readable = searchable(text, title)
+    words = tokens if tokens is not None and readable is text else tokenize(readable)
+    return " ".join([_forms(token.text) for token in words])
+
+
+@lru_cache(maxsize=65536)
+def _forms(word: str) -> str:
+    """A word's part of search_text; words repeat across statements: cached."""
+    return " ".join(stems(word))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -64,6 +70,55 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class _FileLock:
+    """An exclusive lock on a file, taken by one thread of one process at a time.
+
+    SQLite's own lock makes a waiting process retry in sleeps of up to 100 ms,
+    long after the holder let go; processes writing one database (``run --once``
+    with several poll processes, a CLI command beside the daemon) instead take
+    this lock first, retrying in naps of at most 5 ms. The thread holding it
+    nests (depth counted): the kernel's lock does not. Without fcntl (Windows)
+    there is none, SQLite's lock is enough.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._depth = 0  # guarded by the Database's write lock
+
+    @contextmanager
+    def held(self, timeout: float) -> Iterator[None]:
+        if self._depth == 0 and not self._acquire(timeout):
+            yield  # past the timeout: on without it, SQLite waits or fails as it would
+            return
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _acquire(self, timeout: float) -> bool:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                return False  # a read-only folder: SQLite's own lock still serializes
+        # flock has no timeout: try without blocking, then wait in short naps.
+        deadline = time.monotonic() + timeout
+        nap = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(nap)
+                nap = min(nap * 2, 0.005)
+
+
 @dataclass(frozen=True)
 class Database:
     """One engine and the two session factories built on it."""
@@ -84,10 +139,12 @@ class Database:
 
     # SQLite: this process's writers queue here rather than in SQLite's busy
     # handler, which sleeps in steps of up to 100 ms and so leaves the file's
-    # write lock idle after each commit while the waiting threads doze.
+    # write lock idle after each commit while the waiting threads doze; and
+    # processes queue on the lock of a file beside the database (see _FileLock).
     _write_lock: threading.RLock = field(
         default_factory=threading.RLock, init=False, repr=False, compare=False
     )
+    _file_lock: _FileLock | None = field(default=None, repr=False, compare=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -99,11 +156,27 @@ class Database:
         # Past the busy timeout, go on anyway: SQLite then waits or fails as it would.
         queued = self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         try:
-            with self.writer() as session, session.begin():
+            with self._file_turn(queued), self.writer() as session, session.begin():
                 yield session
         finally:
             if queued:
                 self._write_lock.release()
+
+    @contextmanager
+    def _file_turn(self, queued: bool) -> Iterator[None]:
+        if self._file_lock is None or not queued:
+            yield
+            return
+        with self._file_lock.held(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            yield
+
+    def after_fork(self) -> None:
+        """In a forked child: connections, locks and the lock file of its own (the
+        parent's pooled connections must not be shared, nor its file lock)."""
+        self.engine.dispose(close=False)
+        object.__setattr__(self, "_write_lock", threading.RLock())
+        if self._file_lock is not None:
+            object.__setattr__(self, "_file_lock", _FileLock(self._file_lock.path))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -134,9 +207,13 @@ def open_database(url: str, *, sqlite_pool_size: int = SQLITE_POOL_SIZE) -> Data
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     write_engine = engine.execution_options(for_write=True)
+    file_lock = None
+    if parsed.get_backend_name() == "sqlite" and _is_sqlite_file(parsed) and fcntl is not None:
+        file_lock = _FileLock(f"{parsed.database}.lock")
     return Database(
         url=url,
         engine=engine,
         reader=sessionmaker(engine, expire_on_commit=False),
         writer=sessionmaker(write_engine, expire_on_commit=False),
+        _file_lock=file_lock,
     )
