@@ -251,7 +251,7 @@ def poll_process_count(config: Config) -> int:
     per_process = config.settings.max_concurrent_polls
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1  # the children are forks of this process: its config, rules, lexicons
-    return max(1, min(wanted, -(-sources // per_process)))
+    return max(1, min(wanted, sources // per_process))
 
 
 def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport], list[str]]:
