@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from monitor.daemon import run_once
@@ -398,3 +399,39 @@ def test_backoff_never_overflows() -> None:
     assert retry_delay(6) is None  # the schedule is spent: the alert is dead
     assert retry_delay(10_000) is None
     assert retry_delay(1, retry_after=1e18) == timedelta(hours=6)
+
+
+def test_a_poll_whose_lease_was_taken_meanwhile_writes_nothing(
+    db: Database, feed_server: FeedServer
+) -> None:
+    from monitor.daemon import guarded_poll
+    from monitor.pipeline import LeaseLost, claim_sources
+
+    feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
+    assert list(claimed) == ["kaabi-site"]
+    with db.write() as session:  # the lease ran out and another replica took the source
+        state = session.get_one(SourceState, "kaabi-site")
+        state.lease_owner = "another-replica"
+        before = (state.next_poll_at, state.last_success_at, state.etag)
+
+    with pytest.raises(LeaseLost, match="another-replica"):
+        poll_source(runtime, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"])
+    report = guarded_poll(runtime, config.sources[0], claimed["kaabi-site"])
+
+    assert report.status == "error" and "lease ran out" in (report.error or "")
+    assert (count(db, Statement), count(db, FetchRun), count(db, Alert)) == (0, 0, 0)
+    with db.read() as session:
+        state = session.get_one(SourceState, "kaabi-site")
+        assert (state.next_poll_at, state.last_success_at, state.etag) == before
+        assert state.lease_owner == "another-replica"
+    # Not claimed (a tool's poll): written unless another process holds the source.
+    with pytest.raises(LeaseLost):
+        poll_source(runtime, config.sources[0])
+    with db.write() as session:
+        session.get_one(SourceState, "kaabi-site").lease_owner = None
+    assert poll_source(runtime, config.sources[0]).new == 2
+    with db.read() as session:
+        assert session.get_one(SourceState, "kaabi-site").lease_owner is None
