@@ -66,8 +66,12 @@ leaders:
 """
 
 
-def config_for(sources_yaml: str, rules_yaml: str, notifiers_yaml: str = "") -> Config:
+def config_for(
+    sources_yaml: str, rules_yaml: str, notifiers_yaml: str = "", settings_yaml: str = ""
+) -> Config:
     text = f"{GAZETTEER}\nsources:\n{sources_yaml}\nrules:\n{rules_yaml}\n{notifiers_yaml}"
+    if settings_yaml:
+        text += f"\nsettings:\n{settings_yaml}"
     return load_config_text(text, "test.yaml")
 
 
