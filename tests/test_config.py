@@ -8,6 +8,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+import yaml
 from rich.console import Console
 
 from monitor.config import (
@@ -24,7 +25,8 @@ from monitor.config import (
     resolve_config_path,
 )
 from monitor.config.summary import mask_url, render_summary, warnings
-from monitor.errors import ConfigError
+from monitor.config.yamldoc import YamlDocument, read_yaml
+from monitor.errors import ConfigError, ConfigIssue
 
 SHIPPED = Path(__file__).resolve().parent.parent / "sources.yaml"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, base64
@@ -1081,3 +1083,85 @@ def test_reaction_and_shift_references_are_checked() -> None:
         "sources.yaml:9: rules[2].stance_shift.between[1]: 'calm' is not a stance defined "
         "under stances:",
     ]
+
+
+# --- the YAML parsers ---------------------------------------------------------------------
+
+# Anchors and merges, YAML 1.1 words that must stay text, numbers, dates, nulls,
+# quoting styles, block scalars, Arabic: what libyaml and PyYAML must read alike.
+YAML_SAMPLE = """\
+defaults: &defaults {interval: 5m, enabled: true, language: ar}
+sources:
+  - <<: *defaults
+    id: feed
+    kind: rss
+    url: 'https://example.org/feed.xml'
+  - {<<: *defaults, id: "chan", kind: telegram, channel: x, backfill: 0, since: 2026-11-01}
+stances:
+  s:
+    cues: {no: [fred, yes, on, off], en: [peace, ~, null, 1.5, 0x1F]}
+note: |
+  كتائب حزب الله
+  second line
+folded: >
+  one
+  two
+"""
+
+
+def _parsed_without_libyaml(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[YamlDocument, list[ConfigIssue]]:
+    with monkeypatch.context() as patch:
+        patch.setattr(yaml, "__with_libyaml__", False)
+        return read_yaml(text, "sources.yaml")
+
+
+@pytest.mark.parametrize("text", [YAML_SAMPLE, SHIPPED.read_text(encoding="utf-8")])
+def test_libyaml_reads_what_the_python_parser_reads(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, fast_issues = read_yaml(text, "sources.yaml")
+    slow, slow_issues = _parsed_without_libyaml(text, monkeypatch)
+    assert fast.data == slow.data and fast.lines == slow.lines
+    assert fast_issues == slow_issues
+
+
+def test_yaml_1_1_words_and_types_with_either_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    for document, _ in (
+        read_yaml(YAML_SAMPLE, "sources.yaml"),
+        _parsed_without_libyaml(YAML_SAMPLE, monkeypatch),
+    ):
+        cues = document.data["stances"]["s"]["cues"]
+        assert cues == {"no": ["fred", "yes", "on", "off"], "en": ["peace", None, None, 1.5, 31]}
+        assert document.data["sources"][0]["enabled"] is True
+        assert document.data["sources"][1]["since"] == date(2026, 11, 1)
+        assert document.line_of(("sources", 1, "backfill")) == 7
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_libyaml_parses_and_pyyaml_words_the_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaders: list[type] = []
+    compose = yaml.compose
+
+    def spy(stream: str, Loader: type) -> yaml.Node | None:
+        loaders.append(Loader)
+        return compose(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "compose", spy)
+    read_yaml(YAML_SAMPLE, "sources.yaml")
+    assert [loader.__name__ for loader in loaders] == ["_FastLoader"]
+    loaders.clear()
+    _, issues = read_yaml("a: [1\n", "sources.yaml")
+    assert [loader.__name__ for loader in loaders] == ["_FastLoader", "_Loader"]
+    # libyaml would say "did not find expected ',' or ']'".
+    assert [str(issue) for issue in issues] == [
+        "sources.yaml:2: invalid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence that starts at line 1) at column 1"
+    ]
+
+
+def test_text_libyaml_cannot_take_gets_the_python_parsers_message() -> None:
+    # A lone surrogate: libyaml cannot even be given it (UTF-8), PyYAML names it.
+    _, issues = read_yaml("a: \udc80\n", "sources.yaml")
+    assert len(issues) == 1 and "invalid YAML" in issues[0].message

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import StatementError
 
-from monitor.store.migrate import current_revision, head_revision, upgrade
+from monitor.errors import StoreError
+from monitor.store import migrate
+from monitor.store.migrate import current_revision, head_revision, require_schema, upgrade
 from monitor.store.models import Base, SourceState
 from monitor.store.search import include_in_autogenerate
 from monitor.store.session import (
@@ -39,6 +43,76 @@ def test_fresh_sqlite_upgrade_from_empty(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
     assert upgrade(db) == (None, head_revision())
     db.dispose()
+
+
+def _alembic_scripts() -> ScriptDirectory:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrate.SCRIPT_LOCATION))
+    return ScriptDirectory.from_config(config)
+
+
+def test_head_revision_without_alembic_is_alembics() -> None:
+    # head_revision reads the scripts' revision lines: Alembic must agree.
+    assert migrate._scanned_head() == head_revision() == _alembic_scripts().get_current_head()
+
+
+def test_an_older_database_is_still_upgraded(tmp_path: Path) -> None:
+    previous = _alembic_scripts().get_revision(head_revision()).down_revision
+    assert isinstance(previous, str)
+    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        assert upgrade(db, previous) == (None, previous)
+        assert current_revision(db) == previous
+        with pytest.raises(StoreError, match=f"the database has revision {previous}; this"):
+            require_schema(db)
+        assert upgrade(db) == (previous, head_revision())
+        require_schema(db)
+    finally:
+        db.dispose()
+
+
+def test_an_empty_database_has_no_monitor_schema(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert current_revision(db) is None
+        with pytest.raises(StoreError, match="the database has no monitor schema; this version"):
+            require_schema(db)
+    finally:
+        db.dispose()
+
+
+def _script(folder: Path, revision: str, down: str | None, form: str = "plain") -> None:
+    """A migration script's header as script.py.mako writes it."""
+    revision_line = f"revision: str = {revision!r}"
+    if form == "computed":
+        revision_line = f"revision: str = str({revision!r})"
+    (folder / f"{revision}_x.py").write_text(
+        f'"""x\n\nRevision ID: {revision}\n"""\n\n{revision_line}\n'
+        f"down_revision: str | None = {down!r}\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(
+    ("scripts", "head"),
+    [
+        ([("a", None), ("b", "a"), ("c", "b")], "c"),
+        ([("a", None), ("b", "a"), ("c", "a")], None),  # two heads: Alembic's error
+        ([("a", None), ("b", "a", "computed")], None),  # not a literal
+        ([], None),
+    ],
+)
+def test_the_head_is_read_from_a_plain_chain_of_scripts_only(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scripts: list[tuple[str, ...]],
+    head: str | None,
+) -> None:
+    # None: head_revision asks Alembic instead.
+    for script in scripts:
+        _script(tmp_path, *script)
+    monkeypatch.setattr(migrate, "VERSIONS", tmp_path)
+    assert migrate._scanned_head() == head
 
 
 def test_times_are_stored_and_read_as_aware_utc(db: Database) -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from monitor.cli.context import out
-from monitor.demo.runner import run_demo
 
 
 def demo(
@@ -17,6 +16,9 @@ def demo(
         typer.Option(help="Keep the demo's SQLite database in this folder to explore it after."),
     ] = None,
 ) -> None:
+    # Imported here: the demo's recorded feeds and servers are no other command's business.
+    from monitor.demo.runner import run_demo
+
     result = run_demo(out, keep)
     out.print(
         f"\nDemo done: {result.statements} statements captured ({result.edited} edited), "

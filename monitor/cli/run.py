@@ -21,7 +21,7 @@ from monitor.daemon import CycleSummary, build_runtime, run_once
 from monitor.notify.registry import build_notifiers, close_notifiers
 from monitor.ops.logs import configure_daemon_logging
 from monitor.pipeline import PollReport
-from monitor.scheduler import Daemon
+from monitor.sources.registry import import_adapters
 from monitor.store.migrate import upgrade
 
 
@@ -59,6 +59,8 @@ def run(
     configure_daemon_logging(config)
     db = database(config)
     upgrade(db)
+    # Once, here, before any poll process is forked or poll thread started.
+    import_adapters(source.kind for source in config.enabled_sources())
     if once:
         runtime = build_runtime(config, db)
         notifiers = build_notifiers(config)
@@ -74,6 +76,10 @@ def run(
         return
     if early_stop.is_set():
         return
+    # Only the daemon schedules: `--once` does without APScheduler and the health
+    # server (prometheus_client), about 50 ms of imports.
+    from monitor.scheduler import Daemon
+
     daemon = Daemon(config, db, heartbeat=heartbeat, health_port=health_port)
     try:
         asyncio.run(daemon.run())

@@ -1,40 +1,89 @@
-"""From a source's config to its adapter: an explicit table, no discovery magic."""
+"""From a source's config to its adapter: an explicit table, no discovery magic.
+
+An adapter's module is imported when a source of its kind is first built or a
+page of its kind parsed (or by import_adapters), not with this module: commands
+that only read the database import no parser at all (bs4, feedparser, lxml),
+and the daemon only the kinds its config has.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from monitor.config import HtmlSource, RssSource, Source, TelegramSource, YouTubeSource
 from monitor.errors import FetchError, MonitorError
 from monitor.sources.base import ParseContext, Post, SourceAdapter
-from monitor.sources.bluesky import BlueskyAdapter
-from monitor.sources.html import HtmlAdapter
-from monitor.sources.mastodon import MastodonAdapter
-from monitor.sources.rss import RssAdapter
-from monitor.sources.telegram import TelegramAdapter
-from monitor.sources.x import XAdapter
-from monitor.sources.youtube import YouTubeAdapter
+
+# The module of each kind's adapter, for import_adapters; the builders and parsers
+# below import the same modules themselves (tests check the two agree).
+ADAPTER_MODULES: dict[str, str] = {
+    "telegram": "monitor.sources.telegram",
+    "rss": "monitor.sources.rss",
+    "html": "monitor.sources.html",
+    "youtube": "monitor.sources.youtube",
+    "bluesky": "monitor.sources.bluesky",
+    "mastodon": "monitor.sources.mastodon",
+    "x": "monitor.sources.x",
+}
+
+
+def import_adapters(kinds: Iterable[str]) -> None:
+    """Import the adapters of these kinds now (unknown kinds are build_adapter's to
+    report): before the polls fork their processes, so each child inherits them
+    instead of importing them again, and before the poll threads start, which
+    would otherwise queue on the import lock in their first polls."""
+    for kind in sorted(set(kinds)):
+        module = ADAPTER_MODULES.get(kind)
+        if module is not None:
+            importlib.import_module(module)
 
 
 def _rss(source: Source) -> SourceAdapter:
+    from monitor.sources.rss import RssAdapter
+
     assert isinstance(source, RssSource)
     return RssAdapter(url=source.url, proxy=source.proxy)
 
 
 def _telegram(source: Source) -> SourceAdapter:
+    from monitor.sources.telegram import TelegramAdapter
+
     assert isinstance(source, TelegramSource)
     return TelegramAdapter.from_source(source)
 
 
 def _html(source: Source) -> SourceAdapter:
+    from monitor.sources.html import HtmlAdapter
+
     assert isinstance(source, HtmlSource)
     return HtmlAdapter.from_source(source)
 
 
 def _youtube(source: Source) -> SourceAdapter:
+    from monitor.sources.youtube import YouTubeAdapter
+
     assert isinstance(source, YouTubeSource)
     return YouTubeAdapter.from_source(source)
+
+
+def _bluesky(source: Source) -> SourceAdapter:
+    from monitor.sources.bluesky import BlueskyAdapter
+
+    return BlueskyAdapter.from_source(source)
+
+
+def _mastodon(source: Source) -> SourceAdapter:
+    from monitor.sources.mastodon import MastodonAdapter
+
+    return MastodonAdapter.from_source(source)
+
+
+def _x(source: Source) -> SourceAdapter:
+    from monitor.sources.x import XAdapter
+
+    return XAdapter.from_source(source)
 
 
 BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
@@ -42,19 +91,56 @@ BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
     "rss": _rss,
     "html": _html,
     "youtube": _youtube,
-    "bluesky": BlueskyAdapter.from_source,
-    "mastodon": MastodonAdapter.from_source,
-    "x": XAdapter.from_source,
+    "bluesky": _bluesky,
+    "mastodon": _mastodon,
+    "x": _x,
 }
+
+
+def _parse_telegram(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.telegram import TelegramAdapter
+
+    return TelegramAdapter.parse(body, context)
+
+
+def _parse_rss(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.rss import RssAdapter
+
+    return RssAdapter.parse(body, context)
+
+
+def _parse_youtube(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.youtube import YouTubeAdapter
+
+    return YouTubeAdapter.parse(body, context)
+
+
+def _parse_bluesky(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.bluesky import BlueskyAdapter
+
+    return BlueskyAdapter.parse(body, context)
+
+
+def _parse_mastodon(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.mastodon import MastodonAdapter
+
+    return MastodonAdapter.parse(body, context)
+
+
+def _parse_x(body: bytes, context: ParseContext) -> list[Post]:
+    from monitor.sources.x import XAdapter
+
+    return XAdapter.parse(body, context)
+
 
 # Kinds whose parser needs nothing but the body; the others need their source's config.
 PARSERS: dict[str, Callable[[bytes, ParseContext], list[Post]]] = {
-    "telegram": TelegramAdapter.parse,
-    "rss": RssAdapter.parse,
-    "youtube": YouTubeAdapter.parse,
-    "bluesky": BlueskyAdapter.parse,
-    "mastodon": MastodonAdapter.parse,
-    "x": XAdapter.parse,
+    "telegram": _parse_telegram,
+    "rss": _parse_rss,
+    "youtube": _parse_youtube,
+    "bluesky": _parse_bluesky,
+    "mastodon": _parse_mastodon,
+    "x": _parse_x,
 }
 KINDS = ("telegram", "rss", "html", "bluesky", "mastodon", "x", "youtube")
 
@@ -66,6 +152,8 @@ def parse_saved(
     if source is not None and source.kind != kind:
         raise MonitorError(f"source {source.id!r} is of kind {source.kind!r}, not {kind!r}")
     if isinstance(source, HtmlSource):
+        from monitor.sources.html import HtmlAdapter
+
         return HtmlAdapter.from_source(source).parse_body(body, context)
     parser = PARSERS.get(kind)
     if parser is None:
