@@ -14,7 +14,6 @@ import logging
 import multiprocessing
 import multiprocessing.process
 import os
-import threading
 import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -172,7 +171,6 @@ def poll_sources(
     runtime: Runtime,
     *,
     due_only: bool,
-    stop: threading.Event | None = None,
     only: Collection[str] | None = None,
 ) -> tuple[list[PollReport], list[str]]:
     """Claim and poll sources (``only``: of these ids), one more each time a poll
@@ -192,17 +190,18 @@ def poll_sources(
     def poll(source_id: str, fetch_state: FetchState) -> PollReport:
         return poll_with_deadline(runtime, enabled[source_id], fetch_state)
 
-    in_flight: dict[Future[PollReport], str] = {}
+    in_flight: dict[Future[PollReport], str] = {}  # running, or queued in the pool
+    # Up to twice as many polls as workers are handed to the pool: the extra ones
+    # wait in its queue, so a worker that finishes starts the next poll at once
+    # instead of waiting for this thread's next claim (a write transaction, which
+    # queues behind the polls' writes). Their leases start a poll or two early.
+    queued = 2 * workers
     with pool:
         while True:
-            stopped = stop is not None and stop.is_set()
-            free = workers - len(in_flight)
-            # Refill when half the slots are free: a claim is a write transaction,
-            # one per finished poll would queue them behind the polls' writes.
-            if remaining and (free >= max(1, workers // 2) or not in_flight) and not stopped:
+            if remaining and len(in_flight) <= workers:
                 # The next few in turn (a source held elsewhere is skipped, not waited
                 # for): a claim names only what it takes, not every source left.
-                batch = list(itertools.islice(remaining, free))
+                batch = list(itertools.islice(remaining, queued - len(in_flight)))
                 claimed = claim_sources(
                     runtime.db,
                     runtime.owner,
@@ -215,8 +214,8 @@ def poll_sources(
                 for source_id, fetch_state in claimed.items():
                     in_flight[pool.submit(poll, source_id, fetch_state)] = source_id
             if not in_flight:
-                if remaining and not stopped:
-                    continue
+                if remaining:
+                    continue  # none of the batch could be claimed: the next one
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:

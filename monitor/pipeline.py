@@ -8,6 +8,7 @@ transaction, so a crash leaves either all of it or none of it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -18,9 +19,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
+from sqlalchemy import Integer, Select, Table, Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import Config, Settings, Source
@@ -202,6 +203,30 @@ def sync_sources(db: Database, config: Config) -> None:
             )
 
 
+@functools.cache
+def _claim_query(due_only: bool, limited: bool) -> Select[tuple[str, str, str, Any]]:
+    """Built once per variant: a poll cycle claims hundreds of times, and building a
+    SQLAlchemy statement (and its cache key) costs more than running it."""
+    table = _SOURCES
+    query = select(table.c.id, table.c.etag, table.c.last_modified, table.c.cursor).where(
+        table.c.id.in_(bindparam("ids", expanding=True)),
+        or_(table.c.lease_until.is_(None), table.c.lease_until < bindparam("now")),
+    )
+    if due_only:
+        query = query.where(table.c.next_poll_at <= bindparam("now"))
+    query = query.order_by(table.c.next_poll_at, table.c.id)
+    if limited:
+        query = query.limit(bindparam("limit", type_=Integer))
+    return query.with_for_update(skip_locked=True)
+
+
+_TAKE_LEASES = (
+    _SOURCES.update()
+    .where(_SOURCES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+)
+
+
 def claim_sources(
     db: Database,
     owner: str,
@@ -219,24 +244,17 @@ def claim_sources(
     if not ids:
         return {}
     with db.write() as session:
-        query = select(
-            SourceState.id, SourceState.etag, SourceState.last_modified, SourceState.cursor
-        ).where(
-            SourceState.id.in_(ids),
-            or_(SourceState.lease_until.is_(None), SourceState.lease_until < now),
+        connection = session.connection()
+        rows = connection.execute(
+            _claim_query(due_only, limit is not None), {"ids": ids, "now": now, "limit": limit}
         )
-        if due_only:
-            query = query.where(SourceState.next_poll_at <= now)
-        query = query.order_by(SourceState.next_poll_at, SourceState.id).limit(limit)
         claimed = {
             row.id: FetchState(Validators(row.etag, row.last_modified), row.cursor or {})
-            for row in session.execute(query.with_for_update(skip_locked=True))
+            for row in rows
         }
         if claimed:
-            session.execute(
-                update(SourceState)
-                .where(SourceState.id.in_(list(claimed)))
-                .values(lease_owner=owner, lease_until=now + lease)
+            connection.execute(
+                _TAKE_LEASES, {"ids": list(claimed), "owner": owner, "until": now + lease}
             )
     return claimed
 
@@ -272,14 +290,6 @@ def _may_write(state: SourceState, runtime: Runtime, claimed: bool) -> bool:
     if claimed:
         return state.lease_owner == runtime.owner
     return state.lease_owner in (None, runtime.owner)
-
-
-def _lease_is_ours(runtime: Runtime, claimed: bool) -> ColumnElement[bool]:
-    """_may_write as a condition in SQL."""
-    owner = _SOURCES.c.lease_owner
-    if claimed:
-        return owner == runtime.owner
-    return or_(owner.is_(None), owner == runtime.owner)
 
 
 def poll_source(
@@ -429,25 +439,49 @@ def _schedule_success(
     is still ours to write (see _may_write); False, with nothing changed, if not."""
     now = utcnow()
     values: dict[str, object] = {
+        "source_id": source_id,
+        "owner": runtime.owner,
         "etag": fetched.validators.etag,
         "last_modified": fetched.validators.last_modified,
-        "last_attempt_at": now,
-        "last_success_at": now,
-        "consecutive_failures": 0,
+        "now": now,
         "next_poll_at": now + interval,
-        "lease_owner": None,
-        "lease_until": None,
     }
     if fetched.cursor is not None:
         values["cursor"] = dict(fetched.cursor)
-    # On the connection, not through the ORM: this runs once per poll, 304s included,
-    # and the ORM's bulk-update machinery costs more than the statement itself.
+    # On the connection, not through the ORM: this runs once per poll, 304s included.
     updated = session.connection().execute(
-        _SOURCES.update()
-        .where(_SOURCES.c.id == source_id, _lease_is_ours(runtime, claimed))
-        .values(values)
+        _success_update(claimed, fetched.cursor is not None), values
     )
     return updated.rowcount > 0
+
+
+@functools.cache
+def _success_update(claimed: bool, with_cursor: bool) -> Update:
+    """Built once per variant (see _claim_query)."""
+    table = _SOURCES
+    owner = table.c.lease_owner
+    ours = owner == bindparam("owner")
+    values: dict[str, Any] = {
+        "etag": bindparam("etag"),
+        "last_modified": bindparam("last_modified"),
+        "last_attempt_at": bindparam("now"),
+        "last_success_at": bindparam("now"),
+        "consecutive_failures": 0,
+        "next_poll_at": bindparam("next_poll_at"),
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if with_cursor:
+        values["cursor"] = bindparam("cursor", type_=table.c.cursor.type)
+    return (
+        table.update()
+        .where(
+            table.c.id == bindparam("source_id"),
+            # _may_write, in SQL: the lease is ours (claimed), or nobody else's.
+            ours if claimed else or_(owner.is_(None), ours),
+        )
+        .values(values)
+    )
 
 
 def _release(state: SourceState, owner: str) -> None:
