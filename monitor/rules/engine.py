@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from monitor.config import Config, Rule
@@ -77,29 +78,49 @@ class CompiledRule:
 
     def admits(self, facts: StatementFacts) -> str | None:
         """None when the filters admit the statement, else which one refuses it."""
-        rule = self.rule
-        for name, allowed, value in (
-            ("leaders", rule.leaders, facts.leader_id),
-            ("organizations", rule.organizations, facts.organization_id),
-            ("sources", rule.sources, facts.source_id),
-            ("languages", rule.languages, facts.language),
-        ):
-            if allowed and value not in allowed:
+        for name, allowed, attribute in self._filters:
+            value = getattr(facts, attribute)
+            if value not in allowed:
                 return f"filter {name}: {value or 'none'} is not among {', '.join(allowed)}"
         return None
 
+    @cached_property
+    def _filters(self) -> tuple[tuple[str, Sequence[str], str], ...]:
+        # The filters the rule sets, worked out once: most rules set none.
+        rule = self.rule
+        return tuple(
+            (name, allowed, attribute)
+            for name, allowed, attribute in (
+                ("leaders", rule.leaders, "leader_id"),
+                ("organizations", rule.organizations, "organization_id"),
+                ("sources", rule.sources, "source_id"),
+                ("languages", rule.languages, "language"),
+            )
+            if allowed
+        )
+
     def verdict(self, facts: StatementFacts, doc: AnalyzedText, history: History) -> Verdict:
+        evidence, reason = self.judge(facts, doc, history)
+        return Verdict(self.rule.id, reason is None, evidence, reason)
+
+    def judge(
+        self, facts: StatementFacts, doc: AnalyzedText, history: History
+    ) -> tuple[dict[str, Any], str | None]:
+        """The evidence, and None when the rule matches, else why not (what
+        :meth:`verdict` says, without building a Verdict for every rule tried)."""
         evidence: dict[str, Any] = {"terms": [], "spans": [], "stance": None, "mentions": []}
         refused = self.admits(facts)
         if refused:
-            return Verdict(self.rule.id, False, evidence, refused)
-        for check in self._checks():
+            return evidence, refused
+        for check in self._checks:
             reason = check(facts, doc, history, evidence)
             if reason is not None:
-                return Verdict(self.rule.id, False, evidence, reason)
-        return Verdict(self.rule.id, True, evidence)
+                return evidence, reason
+        return evidence, None
 
+    @cached_property
     def _checks(self) -> list[Any]:
+        # Built once per rule, not once per statement.
         rule = self.rule
         checks: list[Any] = []
         if self.query is not None:
@@ -150,15 +171,10 @@ class RuleSet:
         matches = []
         for index in sorted(self._index.candidates(doc)):
             rule = self.rules[index]
-            verdict = rule.verdict(facts, doc, history)
-            if verdict.matched:
+            evidence, reason = rule.judge(facts, doc, history)
+            if reason is None:
                 matches.append(
-                    RuleMatch(
-                        rule.rule.id,
-                        rule.rule.severity,
-                        tuple(rule.rule.notify),
-                        verdict.evidence,
-                    )
+                    RuleMatch(rule.rule.id, rule.rule.severity, tuple(rule.rule.notify), evidence)
                 )
         return matches
 

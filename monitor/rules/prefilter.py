@@ -17,10 +17,15 @@ evaluated. A query that can match without any word (``NOT x``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import cast
 
 from monitor.rules.matcher import AnalyzedText, CompiledQuery, query_forms
 from monitor.rules.query import And, Near, Node, Or, Term
+from monitor.text.normalize import stem_set
+
+_KNOWN_LIMIT = 100_000  # words whose anchored queries are remembered, per index
+_NONE: frozenset[int] = frozenset()
 
 
 class TermIndex:
@@ -38,6 +43,7 @@ class TermIndex:
                 self._add(term, index)
         # Only the lengths some prefix has are worth slicing a form at.
         self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
+        self._known: dict[str, frozenset[int]] = {}  # folded word -> its anchored queries
 
     def _add(self, term: str, index: int) -> None:
         if term.endswith("*"):
@@ -49,21 +55,39 @@ class TermIndex:
 
     def candidates(self, doc: AnalyzedText) -> set[int]:
         found = set(self._always)
-        self._collect(doc.forms(), found)
+        # Looked up per distinct word of the statement (its forms are its stems): the
+        # vocabulary of statements repeats heavily, so what a word anchors is worked
+        # out once and kept, and a statement costs one dictionary lookup per word.
+        words = doc.words()
+        known = list(map(self._known.get, words))  # in C; None for a word not seen yet
+        hits = (
+            [
+                self._learn(word) if hit is None else hit
+                for word, hit in zip(words, known, strict=True)
+            ]
+            if None in known
+            else cast(list[frozenset[int]], known)
+        )
+        found.update(*hits)
         return found
 
-    def _collect(self, forms: Iterable[str], found: set[int]) -> None:
-        words, prefixes, lengths = self._words, self._prefixes, self._prefix_lengths
-        for form in forms:
-            hit = words.get(form)
-            if hit:
-                found |= hit
-            for length in lengths:
-                if length > len(form):
-                    break
-                hit = prefixes.get(form[:length])
-                if hit:
-                    found |= hit
+    def _learn(self, word: str) -> frozenset[int]:
+        hit: set[int] = set()
+        for form in stem_set(word):
+            hit |= self._anchored(form)
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()  # bounded memory; the common words come back at once
+        found = self._known[word] = frozenset(hit) if hit else _NONE
+        return found
+
+    def _anchored(self, form: str) -> frozenset[int]:
+        """The queries anchored on a form: on it as a word, or on a prefix of it."""
+        hit: set[int] = set(self._words.get(form, ()))
+        for length in self._prefix_lengths:
+            if length > len(form):
+                break
+            hit.update(self._prefixes.get(form[:length], ()))
+        return frozenset(hit) if hit else _NONE
 
 
 def anchors(node: Node) -> frozenset[str] | None:

@@ -25,8 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from monitor.rules.matcher import AnalyzedText, CompiledQuery, compile_query, query_forms
+from monitor.rules.prefilter import TermIndex
 from monitor.rules.query import Near, Node, Term, parse_query
-from monitor.text.normalize import fold
+from monitor.text.normalize import fold, stem_set
 
 __all__ = ["Frames", "Occurrence", "TargetHit", "TargetIndex", "WordSet", "max_near", "occurrences"]
 
@@ -38,6 +39,7 @@ _QUOTE_OR_SENTENCE_END = frozenset('.!?؟\n:"«»“”')
 _SENTENCE_END = frozenset(".!?؟")
 _TARGET_CLAUSE_END = frozenset(".!?؟;؛,،\n")
 _EXCEPTIVE = frozenset({"الا", "سوى", "but"})
+_KNOWN_LIMIT = 100_000  # folded tokens remembered per word set
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def max_near(node: Node) -> int:
 
 def occurrences(doc: AnalyzedText, spans: Iterable[tuple[int, int]], gap: int) -> list[Occurrence]:
     """Token ranges of character spans; spans at most ``gap`` words apart are one."""
-    starts = [token.start for token in doc.tokens]
+    starts = doc.starts()
     ranges = sorted(
         (bisect_left(starts, start), max(bisect_left(starts, end) - 1, bisect_left(starts, start)))
         for start, end in spans
@@ -96,26 +98,74 @@ class WordSet:
             for form in query_forms(word):
                 (self._prefixes if prefix else self._exact).setdefault(form, (order, word))
         self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
+        self._known: dict[str, str] = {}  # folded token -> its word of the set, or ""
+        # folded token -> the word of each set (or ""), or () for none; per set tuple
+        self._known_with: dict[tuple[WordSet, ...], dict[str, tuple[str, ...]]] = {}
+        self.key = hash(self.terms)  # equal sets share a statement's Frames
 
     def positions(self, doc: AnalyzedText) -> dict[int, str]:
         """Token position -> the (folded) word of the set found there."""
         found: dict[int, str] = {}
+        known = self._known
+        # Once per distinct word of the statement, and a dictionary lookup for a
+        # word seen before: the vocabulary repeats across statements.
+        for text, positions in doc.words().items():
+            word = known.get(text)  # None: not seen yet; "": no word of the set
+            if word is None:
+                word = self.word_of(text) or ""
+                if len(known) >= _KNOWN_LIMIT:
+                    known.clear()
+                known[text] = word
+            if word:
+                for position in positions:
+                    found[position] = word
+        return found
+
+    def known_with(self, sets: tuple[WordSet, ...]) -> dict[str, tuple[str, ...]]:
+        """The memo of :func:`positions_of` for these sets (this one first)."""
+        known = self._known_with.get(sets)
+        if known is None:
+            known = self._known_with[sets] = {}
+        return known
+
+    def word_of(self, token: str) -> str | None:
+        """The word of the set a folded token stands for (the first in the set's
+        order among its forms' exact and prefix matches), or None."""
+        best: tuple[int, str] | None = None
         exact, prefixes, lengths = self._exact, self._prefixes, self._prefix_lengths
-        for position, forms in enumerate(doc.forms_at()):
-            best: tuple[int, str] | None = None
-            for form in forms:
-                hit = exact.get(form)
+        for form in stem_set(token):
+            hit = exact.get(form)
+            if hit is not None and (best is None or hit < best):
+                best = hit
+            for length in lengths:
+                if length > len(form):
+                    break
+                hit = prefixes.get(form[:length])
                 if hit is not None and (best is None or hit < best):
                     best = hit
-                for length in lengths:
-                    if length > len(form):
-                        break
-                    hit = prefixes.get(form[:length])
-                    if hit is not None and (best is None or hit < best):
-                        best = hit
-            if best is not None:
-                found[position] = best[1]
-        return found
+        return None if best is None else best[1]
+
+
+def positions_of(doc: AnalyzedText, sets: tuple[WordSet, ...]) -> tuple[dict[int, str], ...]:
+    """``set.positions(doc)`` for several sets at once: one lookup per distinct word
+    of the statement for all of them (most words are in none)."""
+    known = sets[0].known_with(sets)
+    found: tuple[dict[int, str], ...] = tuple({} for _ in sets)
+    for text, positions in doc.words().items():
+        words = known.get(text)
+        if words is None:
+            words = tuple(word_set.word_of(text) or "" for word_set in sets)
+            if not any(words):
+                words = ()
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            known[text] = words
+        if words:
+            for into, word in zip(found, words, strict=True):
+                if word:
+                    for position in positions:
+                        into[position] = word
+    return found
 
 
 class Frames:
@@ -131,11 +181,9 @@ class Frames:
         news: WordSet,
     ) -> None:
         self.doc = doc
-        self._negators = negators.positions(doc)
+        self._negators, self._speech, self._news = positions_of(doc, (negators, speech, news))
         self._adjacent = adjacent
         self._exceptions = exceptions
-        self._speech = speech.positions(doc)
-        self._news = news.positions(doc)
 
     def negated(self, first: int) -> bool:
         if first in self._negators:
@@ -199,17 +247,26 @@ class TargetIndex:
             key: tuple(compile_query(term) for term in key_terms)
             for key, key_terms in terms.items()
         }
+        # Every term in one list, in the order find() tries them: the term index
+        # (the rules' prefilter) leaves out those whose words the statement lacks,
+        # and most statements name no target at all.
+        self._flat = [(key, query) for key, queries in self.queries.items() for query in queries]
+        self._index = TermIndex([query for _, query in self._flat])
 
     def find(self, doc: AnalyzedText) -> list[TargetHit]:
         found: list[TargetHit] = []
-        for key, queries in self.queries.items():
-            for query in queries:
-                hit = query.match(doc)
-                if hit is not None:
-                    found.extend(
-                        TargetHit(key, occ, _header(doc, occ))
-                        for occ in occurrences(doc, hit.spans, 0)
-                    )
+        for number in sorted(self._index.candidates(doc)):
+            key, query = self._flat[number]
+            hit = query.match(doc)
+            if hit is not None:
+                found.extend(
+                    TargetHit(key, occ, _header(doc, occ)) for occ in occurrences(doc, hit.spans, 0)
+                )
+        # Only a term of several words can hold another inside it: most statements
+        # have none, and then every hit stands.
+        longer = [other for other in found if other.occ.last > other.occ.first]
+        if not longer:
+            return found
         return [
             hit
             for hit in found
@@ -218,7 +275,7 @@ class TargetIndex:
                 and other.occ.first <= hit.occ.first
                 and hit.occ.last <= other.occ.last
                 and other.occ.last - other.occ.first > hit.occ.last - hit.occ.first
-                for other in found
+                for other in longer
             )
         ]
 
@@ -255,6 +312,6 @@ def _header(doc: AnalyzedText, occ: Occurrence) -> int:
     colon = text.find(":", tokens[occ.last].end, len(text) if line_end < 0 else line_end)
     if colon < 0:
         return -1
-    starts = [token.start for token in tokens]
+    starts = doc.starts()
     words = bisect_left(starts, colon) - bisect_left(starts, line_start)
     return colon if words <= HEADER_WORDS else -1

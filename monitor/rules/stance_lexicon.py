@@ -155,11 +155,12 @@ class StanceLexicon:
         if found is None:
             found = self.targets.find(doc)
         covered: list[Occurrence] = []  # what stronger cues already counted
-        candidates = self._index.candidates(doc)
+        # The candidate cues only, strongest first (the index numbers them in that order).
+        by_strength = self._by_strength
         counted = [
             c
-            for number, cue in enumerate(self._by_strength)
-            if number in candidates and (c := self._read(cue, doc, frames, found, covered))
+            for number in sorted(self._index.candidates(doc))
+            if (c := self._read(by_strength[number], doc, frames, found, covered))
         ]
         by_target: dict[str, tuple[float, int]] = {}
         for item in counted:
@@ -273,7 +274,7 @@ class LexiconScorer:
         scores: dict[str, StanceScore] = {}
         targets: dict[int, list[TargetHit]] = {}  # per target index (stances share them)
         for stance in self.stances:
-            key = hash(stance.negators.terms)
+            key = stance.negators.key
             if key not in frames:
                 frames[key] = Frames(
                     doc, stance.negators, self._adjacent, self._exceptions, self._speech, self._news

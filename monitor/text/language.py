@@ -99,7 +99,12 @@ class _Family:
                 by_words[language] += weight
         total = dict(by_words)
         if self.ascii_letters or not text.isascii():
+            # One pass for the set of characters present; then only the telltale
+            # letters in it are counted (each count is a pass over the text).
+            present = set(text)
             for letter, contributions in self.letters:
+                if letter not in present:
+                    continue
                 count = text.count(letter)
                 if count:
                     for language, weight in contributions:

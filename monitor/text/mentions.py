@@ -44,7 +44,14 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Literal
 
-from monitor.text.names import ODD_APOSTROPHES, Words, alias_keys, has_odd_apostrophe, written
+from monitor.text.names import (
+    ODD_APOSTROPHES,
+    Words,
+    alias_keys,
+    has_odd_apostrophe,
+    written,
+)
+from monitor.text.names import forms as word_forms
 from monitor.text.normalize import Token, fold, tokenize
 
 if TYPE_CHECKING:
@@ -152,6 +159,14 @@ class Gazetteer:
         if has_odd_apostrophe(text):
             tokens = tokenize(text.translate(ODD_APOSTROPHES))
         elif doc is not None and doc.text == text:
+            # Most statements name nobody: when no distinct word of the statement can
+            # start an alias (nor is an abbreviation), there is nothing to find. This
+            # is checked on the words without the articles dropped, a superset.
+            words_present = doc.words()
+            if self._abbreviations_folded.isdisjoint(words_present) and self._firsts.isdisjoint(
+                chain.from_iterable(map(word_forms, words_present))
+            ):
+                return []
             tokens = list(doc.tokens)
         else:
             tokens = tokenize(text)

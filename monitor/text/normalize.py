@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["Token", "fold", "is_arabic", "stems", "tokenize"]
+__all__ = ["Token", "fold", "is_arabic", "stems", "tokenize", "tokenize_indexed"]
 
 ALEF, YA, HA, WAW, KAF = "\u0627", "\u064a", "\u0647", "\u0648", "\u0643"
 ARTICLE = "\u0627\u0644"  # ال
@@ -90,9 +91,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", folded)
 
 
-_fold_word = lru_cache(maxsize=65536)(fold)
-
-
 class Token(NamedTuple):
     """A word: its folded ``text`` and its ``start``/``end`` offsets in the original text.
 
@@ -140,25 +138,71 @@ _END = rf"(?!{_L}|{_M})"
 # A word starts with a letter or digit and goes on with letters, digits and marks;
 # invisible characters and apostrophes followed by a letter stay inside the word,
 # except an English possessive 's, which is consumed but left out of the word.
+# Letters and marks are taken in runs ([...]+, which the regex engine loops over
+# in C) rather than one alternation per character: the same words, faster.
 _WORD = re.compile(
-    rf"(?P<w>{_L}(?:{_L}|{_M}|(?!{_A}[sS]{_END})(?:{_J}|{_A})+(?={_L}))*)"
+    rf"(?P<w>{_L}(?:{_L}+|{_M}+|(?!{_A}[sS]{_END})(?:{_J}|{_A})+(?={_L}))*)"
     rf"(?:{_A}[sS]{_END})?"
 )
+# A word as written -> its folded form, interned (a str), or the parts it folds
+# into (a tuple: a ligature may fold into several words, or marks may be left).
+# Statements repeat their vocabulary: most words are a dictionary lookup.
+_FOLDED: dict[str, str | tuple[str, ...]] = {}
+_FOLDED_LIMIT = 200_000
+_new_tuple = tuple.__new__  # Token(...) goes through a Python-level __new__
+
+
+def _folded(word: str) -> str | tuple[str, ...]:
+    folded = fold(word)
+    # Folding may expand a character into several words (ligatures such as U+FDFA)
+    # or leave marks: then the parts, each keeping the span of the original word.
+    found = sys.intern(folded) if folded.isalnum() else tuple(_split(folded))
+    if len(_FOLDED) >= _FOLDED_LIMIT:
+        _FOLDED.clear()  # bounded memory; the common words come back at once
+    _FOLDED[word] = found
+    return found
 
 
 def tokenize(text: str) -> list[Token]:
     """The words of ``text``, folded, with their offsets in ``text`` itself."""
+    get = _FOLDED.get
     tokens: list[Token] = []
-    for match in _WORD.finditer(text):
-        start, end = match.span("w")
-        folded = _fold_word(match.group("w"))
-        if folded.isalnum():
-            tokens.append(Token(sys.intern(folded), start, end))
+    append = tokens.append
+    # The regex pass first, in one comprehension; then a lookup per word.
+    for word, (start, end) in [(match[1], match.span(1)) for match in _WORD.finditer(text)]:
+        folded = get(word)
+        if folded is None:
+            folded = _folded(word)
+        if folded.__class__ is str:
+            append(_new_tuple(Token, (folded, start, end)))
         else:
-            # Folding may expand a character into several words (ligatures such as
-            # U+FDFA) or leave marks; every part keeps the span of the original word.
-            tokens.extend(Token(part, start, end) for part in _split(folded))
+            tokens.extend(_new_tuple(Token, (part, start, end)) for part in folded)
     return tokens
+
+
+def tokenize_indexed(text: str) -> tuple[list[Token], dict[str, list[int]]]:
+    """``tokenize(text)``, and each distinct folded word's positions, ascending.
+
+    The same loop as :func:`tokenize` (kept apart so that plain tokenizing does
+    not pay for the grouping): an analyzed statement needs both, and grouping
+    while tokenizing saves a second pass over the tokens.
+    """
+    get = _FOLDED.get
+    tokens: list[Token] = []
+    append = tokens.append
+    words: defaultdict[str, list[int]] = defaultdict(list)
+    for word, (start, end) in [(match[1], match.span(1)) for match in _WORD.finditer(text)]:
+        folded = get(word)
+        if folded is None:
+            folded = _folded(word)
+        if folded.__class__ is str:
+            words[folded].append(len(tokens))
+            append(_new_tuple(Token, (folded, start, end)))
+        else:
+            for part in folded:
+                words[part].append(len(tokens))
+                append(_new_tuple(Token, (part, start, end)))
+    return tokens, words
 
 
 def _split(folded: str) -> list[str]:
