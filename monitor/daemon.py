@@ -29,6 +29,7 @@ from monitor.notify.outbox import DeliveryReport, deliver_all_due
 from monitor.pipeline import (
     LeaseLost,
     PollReport,
+    QuietPolls,
     Runtime,
     claim_sources,
     describe_error,
@@ -186,6 +187,8 @@ def poll_sources(
     remaining = dict(enabled)
     reports: list[PollReport] = []
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
+    quiet = QuietPolls(runtime.db)
+    runtime = replace(runtime, quiet=quiet)
 
     def poll(source_id: str, fetch_state: FetchState) -> PollReport:
         return poll_with_deadline(runtime, enabled[source_id], fetch_state)
@@ -221,6 +224,11 @@ def poll_sources(
             for future in done:
                 source_id = in_flight.pop(future)
                 reports.append(_report_of(future, enabled[source_id]))
+    try:
+        quiet.flush()
+    except Exception as exc:
+        # Their leases run out and the next cycle polls them again: no statement is lost.
+        log.error("could not record the last polls that found nothing new: %s", describe_error(exc))
     polled = {report.source_id for report in reports}
     skipped = [] if due_only else sorted(set(enabled) - polled)
     return reports, skipped

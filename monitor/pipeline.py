@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +65,8 @@ _NOT_FETCH_KEYS = {
 }
 
 
+log = logging.getLogger(__name__)
+
 _SOURCES = cast(Table, SourceState.__table__)
 _FETCH_RUNS = cast(Table, FetchRun.__table__)
 
@@ -84,6 +88,8 @@ class Runtime:
     rules: RuleSet
     analyzer: Analyzer
     owner: str
+    # Set: polls that find nothing to store are written in batches (see QuietPolls).
+    quiet: QuietPolls | None = None
 
 
 @dataclass(frozen=True)
@@ -317,27 +323,37 @@ def poll_source(
     # the database is locked (SQLite: all of it) only for the writes themselves.
     analyses = _analyze_changed(runtime, source, fetched.posts) if fetched.posts else {}
     interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
-    with runtime.db.write() as session:
-        # The source's row first, under the lease condition: it takes the row lock, so
-        # whoever holds the lease writes and no one else meanwhile, and a lease lost
-        # updates nothing (and the whole transaction is rolled back).
-        if not _schedule_success(session, source.id, fetched, interval, runtime, claimed):
-            raise LeaseLost(
-                f"source {source.id}: the lease ran out during the poll "
-                f"({_lease_holder(session, source.id) or 'released'}); nothing written"
-            )
-        result, deleted, matches, alerts = IngestResult(), 0, 0, 0
-        windows = fetched.windows if source.detect_deletions else ()
-        if fetched.posts or windows:  # not so after a 304
-            evidence = Evidence(session, source.id, fetched.responses, started_at)
-            attribution = attribution_of(runtime.config, source)
-            tokens = {text: analysis.doc.tokens for (text, _), analysis in analyses.items()}
-            result = ingest(session, attribution, fetched.posts, started_at, evidence, tokens.get)
-            seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
-            deleted = mark_deleted(session, source.id, windows, seen, started_at)
-            matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
-        run = _fetch_run(source.id, started_at, fetched, result, deleted)
-        session.connection().execute(_FETCH_RUNS.insert(), run)
+    windows = fetched.windows if source.detect_deletions else ()
+    result, deleted, matches, alerts = IngestResult(), 0, 0, 0
+    if not fetched.posts and not windows and runtime.quiet is not None:
+        # Nothing to store (a 304, an empty answer): only the source's schedule and
+        # the fetch run, written together with those of other such polls.
+        values = _success_values(source.id, fetched, interval, runtime)
+        runtime.quiet.add(
+            QuietPoll(values, _fetch_run(source.id, started_at, fetched, result, 0), claimed)
+        )
+    else:
+        with runtime.db.write() as session:
+            # The source's row first, under the lease condition: it takes the row lock,
+            # so whoever holds the lease writes and no one else meanwhile, and a lease
+            # lost updates nothing (and the whole transaction is rolled back).
+            if not _schedule_success(session, source.id, fetched, interval, runtime, claimed):
+                raise LeaseLost(
+                    f"source {source.id}: the lease ran out during the poll "
+                    f"({_lease_holder(session, source.id) or 'released'}); nothing written"
+                )
+            if fetched.posts or windows:  # not so after a 304
+                evidence = Evidence(session, source.id, fetched.responses, started_at)
+                attribution = attribution_of(runtime.config, source)
+                tokens = {text: analysis.doc.tokens for (text, _), analysis in analyses.items()}
+                result = ingest(
+                    session, attribution, fetched.posts, started_at, evidence, tokens.get
+                )
+                seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
+                deleted = mark_deleted(session, source.id, windows, seen, started_at)
+                matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
+            run = _fetch_run(source.id, started_at, fetched, result, deleted)
+            session.connection().execute(_FETCH_RUNS.insert(), run)
     return PollReport(
         source_id=source.id,
         status="not_modified" if fetched.not_modified else "ok",
@@ -437,8 +453,18 @@ def _schedule_success(
 ) -> bool:
     """Note the success, schedule the next poll and release the lease, if the source
     is still ours to write (see _may_write); False, with nothing changed, if not."""
+    values = _success_values(source_id, fetched, interval, runtime)
+    # On the connection, not through the ORM: this runs once per poll, 304s included.
+    updated = session.connection().execute(_success_update(claimed, "cursor" in values), values)
+    return updated.rowcount > 0
+
+
+def _success_values(
+    source_id: str, fetched: FetchResult, interval: timedelta, runtime: Runtime
+) -> dict[str, Any]:
+    """The parameters of _success_update."""
     now = utcnow()
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "source_id": source_id,
         "owner": runtime.owner,
         "etag": fetched.validators.etag,
@@ -448,11 +474,87 @@ def _schedule_success(
     }
     if fetched.cursor is not None:
         values["cursor"] = dict(fetched.cursor)
-    # On the connection, not through the ORM: this runs once per poll, 304s included.
-    updated = session.connection().execute(
-        _success_update(claimed, fetched.cursor is not None), values
+    return values
+
+
+@dataclass(frozen=True)
+class QuietPoll:
+    """What a poll that found nothing to store writes: _success_update's parameters
+    and its fetch run."""
+
+    success: dict[str, Any]
+    fetch_run: dict[str, object]
+    claimed: bool
+
+
+class QuietPolls:
+    """Polls that found nothing to store, written together (``run --once``).
+
+    Most polls of a cycle are 304s, and each written on its own is a transaction
+    (on SQLite, a turn on the one write lock) for one row and one fetch run. These
+    wait here for a batch, written in one transaction with the same rule as one
+    poll: only a source whose lease is still ours is written. Until then the
+    source stays leased; if the process dies first, the poll is simply repeated
+    once the lease runs out (a 304 changes no statement).
+    """
+
+    def __init__(self, db: Database, batch: int = 64) -> None:
+        self._db = db
+        self._batch = batch
+        self._pending: list[QuietPoll] = []
+        self._lock = threading.Lock()
+
+    def add(self, poll: QuietPoll) -> None:
+        with self._lock:
+            self._pending.append(poll)
+            full = len(self._pending) >= self._batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            polls, self._pending = self._pending, []
+        if not polls:
+            return
+        with self._db.write() as session:
+            connection = session.connection()
+            groups: dict[tuple[bool, bool], list[QuietPoll]] = {}
+            for poll in polls:
+                groups.setdefault((poll.claimed, "cursor" in poll.success), []).append(poll)
+            for (claimed, with_cursor), group in groups.items():
+                ours = set(
+                    connection.execute(
+                        _ours_query(claimed),
+                        {"ids": [poll.success["source_id"] for poll in group],
+                         "owner": group[0].success["owner"]},
+                    ).scalars()
+                )  # fmt: skip
+                kept = [poll for poll in group if poll.success["source_id"] in ours]
+                for poll in group:
+                    if poll.success["source_id"] not in ours:
+                        log.warning(
+                            "source %s: the lease ran out during the poll; nothing written",
+                            poll.success["source_id"],
+                        )
+                if kept:
+                    update = _success_update(claimed, with_cursor)
+                    connection.execute(update, [poll.success for poll in kept])
+                    connection.execute(_FETCH_RUNS.insert(), [poll.fetch_run for poll in kept])
+
+
+@functools.cache
+def _ours_query(claimed: bool) -> Select[tuple[str]]:
+    """Which of the sources this process may write (see _may_write), their rows locked."""
+    table = _SOURCES
+    ours = table.c.lease_owner == bindparam("owner")
+    return (
+        select(table.c.id)
+        .where(
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            ours if claimed else or_(table.c.lease_owner.is_(None), ours),
+        )
+        .with_for_update()
     )
-    return updated.rowcount > 0
 
 
 @functools.cache
