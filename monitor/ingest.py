@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from monitor.sources.base import Post, RawResponse, Window
@@ -27,7 +27,12 @@ from monitor.store.search import search_text
 from monitor.text.normalize import Token
 
 MAX_EXTERNAL_ID = 500
+_RAW_RESPONSES = cast(Table, RawResponseRow.__table__)
+_STATEMENTS = cast(Table, Statement.__table__)
+_VERSIONS = cast(Table, StatementVersion.__table__)
 TokensOf = Callable[[str], Sequence[Token] | None]
+# A post's analysis, as statement columns (language, mentions, stance), if the caller has it.
+DescribedAs = Callable[[Post], Mapping[str, object] | None]
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
@@ -41,16 +46,44 @@ class Attribution:
     language: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewStatement:
+    """A statement this ingest created, as inserted: what matching and alerting read
+    of it, without loading it back through the ORM (most of a first poll's cost
+    under the database's write lock)."""
+
+    id: int
+    source_id: str
+    external_id: str
+    text: str
+    title: str | None
+    language: str | None
+    leader_id: str | None
+    organization_id: str | None
+    published_at: datetime
+    reply_to: str | None
+    quote_of: str | None
+    mentions: list[Any]
+    stance: dict[str, Any]
+
+    @classmethod
+    def inserted(cls, new_id: int, row: Mapping[str, Any]) -> NewStatement:
+        return cls(new_id, **{name: row[name] for name in _NEW_STATEMENT_COLUMNS})
+
+
+_NEW_STATEMENT_COLUMNS = [name for name in NewStatement.__slots__ if name != "id"]
+
+
 @dataclass
 class IngestResult:
-    new: list[Statement] = field(default_factory=list)
+    new: list[NewStatement] = field(default_factory=list)
     edited: list[Statement] = field(default_factory=list)
     restored: int = 0  # shown again after having been marked deleted
     unchanged: int = 0
     versions: dict[int, int] = field(default_factory=dict)  # statement id -> version stored
 
     @property
-    def changed(self) -> list[Statement]:
+    def changed(self) -> list[NewStatement | Statement]:
         return [*self.new, *self.edited]
 
 
@@ -63,11 +96,14 @@ class Evidence:
         source_id: str,
         responses: Sequence[RawResponse],
         fetched_at: datetime,
+        compressed: Mapping[int, bytes] | None = None,
     ) -> None:
+        """``compressed``: bodies compressed already (see compress_evidence), by index."""
         self._session = session
         self._source_id = source_id
         self._responses = responses
         self._fetched_at = fetched_at
+        self._compressed = compressed or {}
         self._stored: dict[int, int] = {}
 
     def id_for(self, post: Post) -> int | None:
@@ -76,19 +112,28 @@ class Evidence:
             return None
         if index not in self._stored:
             response = self._responses[index]
-            row = RawResponseRow(
-                source_id=self._source_id,
-                url=response.url,
-                status=response.status,
-                content_type=response.content_type,
-                fetched_at=self._fetched_at,
-                size=len(response.body),
-                body=zlib.compress(response.body, 6),
+            body = self._compressed.get(index)
+            if body is None:
+                body = compress_evidence(response.body)
+            row = {
+                "source_id": self._source_id,
+                "url": response.url,
+                "status": response.status,
+                "content_type": response.content_type,
+                "fetched_at": self._fetched_at,
+                "size": len(response.body),
+                "body": body,
+            }
+            inserted = self._session.connection().execute(
+                _RAW_RESPONSES.insert().returning(_RAW_RESPONSES.c.id), row
             )
-            self._session.add(row)
-            self._session.flush()
-            self._stored[index] = row.id
+            self._stored[index] = inserted.scalar_one()
         return self._stored[index]
+
+
+def compress_evidence(body: bytes) -> bytes:
+    """How a fetched body is kept; a caller may do it before its write transaction."""
+    return zlib.compress(body, 6)
 
 
 def content_hash(post: Post) -> str:
@@ -122,8 +167,10 @@ def ingest(
     fetched_at: datetime,
     evidence: Evidence | None = None,
     tokens_of: TokensOf | None = None,
+    described_as: DescribedAs | None = None,
 ) -> IngestResult:
-    """``tokens_of``: a post text's tokens, where the caller has them (for search_text)."""
+    """``tokens_of``: a post text's tokens, where the caller has them (for search_text);
+    ``described_as``: its analysis, stored with a new statement at once."""
     result = IngestResult()
     unique_posts = {storable_id(post.external_id): post for post in posts}  # later entry wins
     known = _known(session, attribution.source_id, list(unique_posts))
@@ -143,7 +190,7 @@ def ingest(
             fresh[external_id] = (post, digest, raw_id)
         else:
             changed.append((external_id, post, digest, raw_id))
-    created = _insert_new(session, attribution, fresh, fetched_at, tokens_of)
+    created = _insert_new(session, attribution, fresh, fetched_at, tokens_of, described_as)
     for statement in created:
         result.new.append(statement)
         result.versions[statement.id] = 1
@@ -223,13 +270,15 @@ def _insert_new(
     posts: dict[str, tuple[Post, str, int | None]],
     fetched_at: datetime,
     tokens_of: TokensOf | None = None,
-) -> list[Statement]:
+    described_as: DescribedAs | None = None,
+) -> list[NewStatement]:
     """Insert the statements (batched multi-row INSERTs, with their first versions)
     and return those created; a row another transaction inserted first is left out."""
     if not posts:
         return []
-    rows = [
-        _statement_values(
+    rows = []
+    for external_id, (post, digest, _) in posts.items():
+        row = _statement_values(
             attribution,
             external_id,
             post,
@@ -237,21 +286,25 @@ def _insert_new(
             fetched_at,
             tokens_of(post.text) if tokens_of else None,
         )
-        for external_id, (post, digest, _) in posts.items()
-    ]
+        described = described_as(post) if described_as else None
+        if described:
+            row.update(described)
+        rows.append(row)
     # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
     # from one compiled statement, the RETURNING rows in the order of the parameters.
-    table = Statement.__table__
+    # On the connection: the ORM's bulk paths cost more than the statements here.
+    table = _STATEMENTS
+    connection = session.connection()
     statement = insert_ignoring_conflicts(
         session, table, None, ["source_id", "external_id"]
     ).returning(table.c.id, table.c.external_id, sort_by_parameter_order=True)
     new_ids: dict[str, int] = {
-        external_id: new_id for new_id, external_id in session.execute(statement, rows)
+        external_id: new_id for new_id, external_id in connection.execute(statement, rows)
     }
     if not new_ids:
         return []
-    session.execute(
-        insert(StatementVersion),
+    connection.execute(
+        _VERSIONS.insert(),
         [
             {
                 "statement_id": new_id,
@@ -265,12 +318,11 @@ def _insert_new(
             for external_id, new_id in new_ids.items()
         ],
     )
-    ids = list(new_ids.values())
-    statements: list[Statement] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        statements.extend(session.scalars(select(Statement).where(Statement.id.in_(chunk))))
-    return sorted(statements, key=lambda statement: statement.id)
+    by_external_id = {row["external_id"]: row for row in rows}
+    return [
+        NewStatement.inserted(new_id, by_external_id[external_id])
+        for external_id, new_id in sorted(new_ids.items(), key=lambda item: item[1])
+    ]
 
 
 def _statement_values(

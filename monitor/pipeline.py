@@ -18,8 +18,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -31,8 +31,11 @@ from monitor.errors import HTTPStatusError, MonitorError, StoreError
 from monitor.http import HttpClient
 from monitor.ingest import (
     Attribution,
+    DescribedAs,
     Evidence,
     IngestResult,
+    NewStatement,
+    compress_evidence,
     content_hash,
     ingest,
     language_code,
@@ -47,7 +50,7 @@ from monitor.sources.base import FetchResult, FetchState, Post, Validators
 from monitor.sources.registry import build_adapter
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.history import StoreHistory
-from monitor.store.models import FetchRun, SourceState, utcnow
+from monitor.store.models import FetchRun, SourceState, Statement, utcnow
 from monitor.store.queries import known_hashes
 from monitor.store.session import Database
 
@@ -321,7 +324,7 @@ def poll_source(
         return record_failure(runtime, source, started_at, clock, exc, claimed=claimed)
     # Analysis is the costly part of a poll: done before the write transaction, so
     # the database is locked (SQLite: all of it) only for the writes themselves.
-    analyses = _analyze_changed(runtime, source, fetched.posts) if fetched.posts else {}
+    analyses = _analyze_changed(runtime, source, fetched)
     interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
     windows = fetched.windows if source.detect_deletions else ()
     result, deleted, matches, alerts = IngestResult(), 0, 0, 0
@@ -343,11 +346,19 @@ def poll_source(
                     f"({_lease_holder(session, source.id) or 'released'}); nothing written"
                 )
             if fetched.posts or windows:  # not so after a 304
-                evidence = Evidence(session, source.id, fetched.responses, started_at)
+                evidence = Evidence(
+                    session, source.id, fetched.responses, started_at, analyses.evidence
+                )
                 attribution = attribution_of(runtime.config, source)
-                tokens = {text: analysis.doc.tokens for (text, _), analysis in analyses.items()}
+                tokens = {text: analysis.doc.tokens for text, analysis in analyses.by_text.items()}
                 result = ingest(
-                    session, attribution, fetched.posts, started_at, evidence, tokens.get
+                    session,
+                    attribution,
+                    fetched.posts,
+                    started_at,
+                    evidence,
+                    tokens.get,
+                    analyses.described_as(source),
                 )
                 seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
                 deleted = mark_deleted(session, source.id, windows, seen, started_at)
@@ -373,22 +384,62 @@ def _lease_holder(session: Session, source_id: str) -> str | None:
     return session.scalar(select(SourceState.lease_owner).where(SourceState.id == source_id))
 
 
-def _analyze_changed(
-    runtime: Runtime, source: Source, posts: Sequence[Post]
-) -> dict[tuple[str, str | None], Analysis]:
-    """The analysis of each post that is new or changed since it was stored, keyed by
-    (text, language hint) as _match_changed will ask for it."""
+@dataclass
+class Analyses:
+    """What a poll works out before its write transaction, for the posts that are new
+    or changed since they were stored: their analyses, keyed by (text, language hint),
+    and the fetched bodies they came from, compressed for storage as evidence."""
+
+    by_key: dict[tuple[str, str | None], Analysis]
+    by_text: dict[str, Analysis]
+    evidence: dict[int, bytes]
+
+    def described_as(self, source: Source) -> DescribedAs:
+        """A new post's statement columns from its analysis (see ingest)."""
+
+        def described(post: Post) -> dict[str, Any] | None:
+            hint = source.language or language_code(post.language)
+            analysis = self.by_key.get((post.text, hint))
+            if analysis is None:
+                return None
+            return _analysis_columns(analysis, hint)
+
+        return described
+
+    def of(self, text: str, language: str | None) -> Analysis | None:
+        return self.by_key.get((text, language)) or self.by_text.get(text)
+
+
+def _analysis_columns(analysis: Analysis, language: str | None) -> dict[str, Any]:
+    return {
+        "language": analysis.language or language,
+        "mentions": [mention.to_json() for mention in analysis.mentions],
+        "stance": scores_to_json(analysis.stance),
+    }
+
+
+def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> Analyses:
+    """Analyze each post that is new or changed since it was stored, and compress the
+    bodies they came from: CPU work done before the write transaction, so the database
+    is locked (SQLite: all of it, for every process) only for the writes themselves."""
+    analyses = Analyses({}, {}, {})
+    posts, responses = fetched.posts, fetched.responses
+    if not posts:
+        return analyses
     ids = [storable_id(post.external_id) for post in posts]
     with runtime.db.read() as session:
         known = known_hashes(session, source.id, ids)
-    analyses: dict[tuple[str, str | None], Analysis] = {}
     for external_id, post in zip(ids, posts, strict=True):
         if known.get(external_id) == content_hash(post):
             continue
         hint = source.language or language_code(post.language)
         key = (post.text, hint)
-        if key not in analyses:
-            analyses[key] = runtime.analyzer.analyze(post.text, hint)
+        if key not in analyses.by_key:
+            analyses.by_key[key] = runtime.analyzer.analyze(post.text, hint)
+            analyses.by_text.setdefault(post.text, analyses.by_key[key])
+        index = post.response
+        if index is not None and 0 <= index < len(responses) and index not in analyses.evidence:
+            analyses.evidence[index] = compress_evidence(responses[index].body)
     return analyses
 
 
@@ -397,7 +448,7 @@ def _match_changed(
     runtime: Runtime,
     result: IngestResult,
     now: datetime,
-    analyses: Mapping[tuple[str, str | None], Analysis] | None = None,
+    analyses: Analyses | None = None,
 ) -> tuple[int, int]:
     """Analyze each new or edited statement (language, mentions, stance: stored on
     it), then match the rules; oldest first, so a stance shift within one poll is
@@ -407,12 +458,21 @@ def _match_changed(
     history = StoreHistory(session)
     matched = alerts = 0
     for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
-        analysis = (analyses or {}).get((statement.text, statement.language))
+        analysis = analyses.of(statement.text, statement.language) if analyses else None
         if analysis is None:  # stored meanwhile by another process with another text
             analysis = runtime.analyzer.analyze(statement.text, statement.language)
-        statement.language = analysis.language or statement.language
-        statement.mentions = [mention.to_json() for mention in analysis.mentions]
-        statement.stance = scores_to_json(analysis.stance)
+        # A new statement was inserted with these already (see Analyses.described_as),
+        # unless its analysis was not at hand: only what differs is written.
+        columns = _analysis_columns(analysis, statement.language)
+        changed = {
+            name: value for name, value in columns.items() if getattr(statement, name) != value
+        }
+        if changed and isinstance(statement, NewStatement):
+            session.execute(update(Statement).where(Statement.id == statement.id).values(changed))
+            statement = replace(statement, **changed)
+        elif changed:
+            for name, value in changed.items():
+                setattr(statement, name, value)
         # No flush here: the history queries of later statements autoflush, so a
         # poll's updates go out together instead of one UPDATE per statement.
         facts = analysis.facts(
@@ -432,7 +492,7 @@ def _match_changed(
         # Backlog (a new source's archive) is matched for the record, not alerted.
         backlog = statement.id in new_ids and now - statement.published_at > max_age
         version = result.versions[statement.id]
-        alerts += record_matches(session, statement, version, matches, now, alert=not backlog)
+        alerts += record_matches(session, statement.id, version, matches, now, alert=not backlog)
     return matched, alerts
 
 

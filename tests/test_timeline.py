@@ -19,7 +19,7 @@ from monitor.cli.app import app
 from monitor.ingest import Attribution, ingest
 from monitor.rules.stance import StanceScore, scores_to_json
 from monitor.sources.base import Post
-from monitor.store.models import SourceState
+from monitor.store.models import SourceState, Statement
 from monitor.store.session import Database
 from monitor.store.timeline import (
     DE_ESCALATION,
@@ -82,9 +82,10 @@ def seed(db: Database) -> dict[str, int]:
         ids: dict[str, int] = {}
         for external_id, source, moment, text, escalation, de_escalation, deleted in SEED:
             post = Post(external_id=external_id, text=text, published_at=moment)
-            [statement] = ingest(
+            [new] = ingest(
                 session, ATTRIBUTIONS[source], [post], moment + timedelta(minutes=1)
             ).new
+            statement = session.get_one(Statement, new.id)
             statement.stance = scores_to_json(
                 {
                     ESCALATION: StanceScore(ESCALATION, escalation),

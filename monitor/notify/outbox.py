@@ -33,7 +33,7 @@ from monitor.notify.throttle import deliver_throttled, throttled_notifiers
 from monitor.rules.engine import RuleMatch
 from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.ids import uuid7
-from monitor.store.models import Alert, Match, Statement, StatementVersion, utcnow
+from monitor.store.models import Alert, Match, StatementVersion, utcnow
 from monitor.store.session import Database
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ CLAIM_BATCH = 10
 
 def record_matches(
     session: Session,
-    statement: Statement,
+    statement_id: int,
     version: int,
     matches: Sequence[RuleMatch],
     now: datetime,
@@ -58,7 +58,7 @@ def record_matches(
     for match in matches:
         match_values = {
             "rule_id": match.rule_id,
-            "statement_id": statement.id,
+            "statement_id": statement_id,
             "severity": match.severity,
             "version": version,
             "evidence": match.evidence,
@@ -76,7 +76,7 @@ def record_matches(
                 "id": uuid7(),
                 "match_id": match_id,
                 "rule_id": match.rule_id,
-                "statement_id": statement.id,
+                "statement_id": statement_id,
                 "notifier_id": notifier_id,
                 "status": "pending",
                 "attempts": 0,
