@@ -249,11 +249,13 @@ def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummar
 
 
 def poll_process_count(config: Config) -> int:
-    """settings.poll_processes; ``auto``: one per CPU, but no process that would not
-    have all its poll workers busy (a few sources are polled by one process)."""
+    """settings.poll_processes; ``auto``: one more than there are CPUs (a process also
+    waits, for answers and for the database's write lock: the extra one keeps the CPUs
+    busy meanwhile), but no process that would not have all its poll workers busy (a
+    few sources are polled by one process)."""
     wanted = config.settings.poll_processes
     if wanted == "auto":
-        wanted = os.cpu_count() or 1
+        wanted = (os.cpu_count() or 1) + 1
     sources = len(config.enabled_sources())
     per_process = config.settings.max_concurrent_polls
     if "fork" not in multiprocessing.get_all_start_methods():

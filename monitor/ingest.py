@@ -24,14 +24,12 @@ from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.models import RawResponse as RawResponseRow
 from monitor.store.models import Statement, StatementVersion
 from monitor.store.search import search_text
-from monitor.text.normalize import Token
 
 MAX_EXTERNAL_ID = 500
 _RAW_RESPONSES = cast(Table, RawResponseRow.__table__)
 _STATEMENTS = cast(Table, Statement.__table__)
 _VERSIONS = cast(Table, StatementVersion.__table__)
-TokensOf = Callable[[str], Sequence[Token] | None]
-# A post's analysis, as statement columns (language, mentions, stance), if the caller has it.
+# A post's analysis and search text as statement columns, if the caller has them.
 DescribedAs = Callable[[Post], Mapping[str, object] | None]
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 
@@ -166,11 +164,10 @@ def ingest(
     posts: Sequence[Post],
     fetched_at: datetime,
     evidence: Evidence | None = None,
-    tokens_of: TokensOf | None = None,
     described_as: DescribedAs | None = None,
 ) -> IngestResult:
-    """``tokens_of``: a post text's tokens, where the caller has them (for search_text);
-    ``described_as``: its analysis, stored with a new statement at once."""
+    """``described_as``: a post's analysis (language, mentions, stance) and search
+    text, where the caller worked them out already: stored with a new statement."""
     result = IngestResult()
     unique_posts = {storable_id(post.external_id): post for post in posts}  # later entry wins
     known = _known(session, attribution.source_id, list(unique_posts))
@@ -190,7 +187,7 @@ def ingest(
             fresh[external_id] = (post, digest, raw_id)
         else:
             changed.append((external_id, post, digest, raw_id))
-    created = _insert_new(session, attribution, fresh, fetched_at, tokens_of, described_as)
+    created = _insert_new(session, attribution, fresh, fetched_at, described_as)
     for statement in created:
         result.new.append(statement)
         result.versions[statement.id] = 1
@@ -269,7 +266,6 @@ def _insert_new(
     attribution: Attribution,
     posts: dict[str, tuple[Post, str, int | None]],
     fetched_at: datetime,
-    tokens_of: TokensOf | None = None,
     described_as: DescribedAs | None = None,
 ) -> list[NewStatement]:
     """Insert the statements (batched multi-row INSERTs, with their first versions)
@@ -278,18 +274,10 @@ def _insert_new(
         return []
     rows = []
     for external_id, (post, digest, _) in posts.items():
-        row = _statement_values(
-            attribution,
-            external_id,
-            post,
-            digest,
-            fetched_at,
-            tokens_of(post.text) if tokens_of else None,
-        )
         described = described_as(post) if described_as else None
-        if described:
-            row.update(described)
-        rows.append(row)
+        rows.append(
+            _statement_values(attribution, external_id, post, digest, fetched_at, described)
+        )
     # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
     # from one compiled statement, the RETURNING rows in the order of the parameters.
     # On the connection: the ORM's bulk paths cost more than the statements here.
@@ -331,9 +319,9 @@ def _statement_values(
     post: Post,
     digest: str,
     fetched_at: datetime,
-    tokens: Sequence[Token] | None = None,
-) -> dict[str, object]:
-    return {
+    described: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "source_id": attribution.source_id,
         "external_id": external_id,
         "url": post.url,
@@ -345,7 +333,6 @@ def _statement_values(
         "fetched_at": fetched_at,
         "updated_at": fetched_at,
         "text": post.text,
-        "search_text": search_text(post.text, post.title, tokens),
         "content_hash": digest,
         # The operator's hint beats what a feed declares (many CMSs say en-us for all).
         "language": attribution.language or language_code(post.language),
@@ -358,6 +345,11 @@ def _statement_values(
         "stance": {},
         "tags": [],
     }
+    if described:
+        row.update(described)
+    if "search_text" not in row:
+        row["search_text"] = search_text(post.text, post.title)
+    return row
 
 
 def _apply_edit(

@@ -31,7 +31,6 @@ from monitor.errors import HTTPStatusError, MonitorError, StoreError
 from monitor.http import HttpClient
 from monitor.ingest import (
     Attribution,
-    DescribedAs,
     Evidence,
     IngestResult,
     NewStatement,
@@ -52,6 +51,7 @@ from monitor.store.dialect import insert_ignoring_conflicts
 from monitor.store.history import StoreHistory
 from monitor.store.models import FetchRun, SourceState, Statement, utcnow
 from monitor.store.queries import known_hashes
+from monitor.store.search import search_text
 from monitor.store.session import Database
 
 POLL_LEASE = timedelta(minutes=10)
@@ -350,15 +350,13 @@ def poll_source(
                     session, source.id, fetched.responses, started_at, analyses.evidence
                 )
                 attribution = attribution_of(runtime.config, source)
-                tokens = {text: analysis.doc.tokens for text, analysis in analyses.by_text.items()}
                 result = ingest(
                     session,
                     attribution,
                     fetched.posts,
                     started_at,
                     evidence,
-                    tokens.get,
-                    analyses.described_as(source),
+                    analyses.described_as,
                 )
                 seen = [post.external_id for post in fetched.posts] + list(fetched.seen_ids)
                 deleted = mark_deleted(session, source.id, windows, seen, started_at)
@@ -388,23 +386,16 @@ def _lease_holder(session: Session, source_id: str) -> str | None:
 class Analyses:
     """What a poll works out before its write transaction, for the posts that are new
     or changed since they were stored: their analyses, keyed by (text, language hint),
-    and the fetched bodies they came from, compressed for storage as evidence."""
+    their statement columns (see ingest's ``described_as``) by external id, and the
+    fetched bodies they came from, compressed for storage as evidence."""
 
     by_key: dict[tuple[str, str | None], Analysis]
     by_text: dict[str, Analysis]
+    columns: dict[str, dict[str, Any]]
     evidence: dict[int, bytes]
 
-    def described_as(self, source: Source) -> DescribedAs:
-        """A new post's statement columns from its analysis (see ingest)."""
-
-        def described(post: Post) -> dict[str, Any] | None:
-            hint = source.language or language_code(post.language)
-            analysis = self.by_key.get((post.text, hint))
-            if analysis is None:
-                return None
-            return _analysis_columns(analysis, hint)
-
-        return described
+    def described_as(self, post: Post) -> dict[str, Any] | None:
+        return self.columns.get(storable_id(post.external_id))
 
     def of(self, text: str, language: str | None) -> Analysis | None:
         return self.by_key.get((text, language)) or self.by_text.get(text)
@@ -422,7 +413,7 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
     """Analyze each post that is new or changed since it was stored, and compress the
     bodies they came from: CPU work done before the write transaction, so the database
     is locked (SQLite: all of it, for every process) only for the writes themselves."""
-    analyses = Analyses({}, {}, {})
+    analyses = Analyses({}, {}, {}, {})
     posts, responses = fetched.posts, fetched.responses
     if not posts:
         return analyses
@@ -434,9 +425,13 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
             continue
         hint = source.language or language_code(post.language)
         key = (post.text, hint)
-        if key not in analyses.by_key:
-            analyses.by_key[key] = runtime.analyzer.analyze(post.text, hint)
-            analyses.by_text.setdefault(post.text, analyses.by_key[key])
+        analysis = analyses.by_key.get(key)
+        if analysis is None:
+            analysis = analyses.by_key[key] = runtime.analyzer.analyze(post.text, hint)
+            analyses.by_text.setdefault(post.text, analysis)
+        columns = _analysis_columns(analysis, hint)
+        columns["search_text"] = search_text(post.text, post.title, analysis.doc.tokens)
+        analyses.columns[external_id] = columns
         index = post.response
         if index is not None and 0 <= index < len(responses) and index not in analyses.evidence:
             analyses.evidence[index] = compress_evidence(responses[index].body)

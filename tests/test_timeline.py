@@ -82,9 +82,7 @@ def seed(db: Database) -> dict[str, int]:
         ids: dict[str, int] = {}
         for external_id, source, moment, text, escalation, de_escalation, deleted in SEED:
             post = Post(external_id=external_id, text=text, published_at=moment)
-            [new] = ingest(
-                session, ATTRIBUTIONS[source], [post], moment + timedelta(minutes=1)
-            ).new
+            [new] = ingest(session, ATTRIBUTIONS[source], [post], moment + timedelta(minutes=1)).new
             statement = session.get_one(Statement, new.id)
             statement.stance = scores_to_json(
                 {
