@@ -377,7 +377,7 @@ def test_replicas_upgrading_a_new_postgres_database_together(postgres_url: str) 
         admin.dispose()
 
 
-def test_a_large_run_once_summary_lists_only_what_changed_or_failed(
+def test_a_large_run_once_summary_lists_only_what_needs_a_look(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from monitor.cli.run import FULL_TABLE_UP_TO, print_summary
@@ -389,6 +389,7 @@ def test_a_large_run_once_summary_lists_only_what_changed_or_failed(
         PollReport("same-page", "ok", http_status=200, unchanged=3),
         PollReport("fresh", "ok", http_status=200, new=2, alerts=1),
         PollReport("trimmed", "ok", http_status=200, deleted=1),
+        PollReport("newsy", "ok", http_status=200, new=4),
         PollReport("broken", "error", error="HTTP 503 [bold]from[/bold] the server"),
     ]
     assert len(polls) > FULL_TABLE_UP_TO
@@ -402,13 +403,13 @@ def test_a_large_run_once_summary_lists_only_what_changed_or_failed(
     assert listed == {"broken": "error", "fresh": "ok", "trimmed": "ok"}
     assert "[bold]" in out  # the error is not read as markup
     assert (
-        "201 sources unchanged and not listed: 200 not modified (304), 1 ok without changes; "
-        "1 skipped (leased by another process)"
+        "202 sources not listed: 200 not modified (304), 1 ok without changes, "
+        "1 with only new statements (4, none alerted); 1 skipped (leased by another process)"
     ) in out
     assert (
         out.rstrip()
         .splitlines()[-1]
-        .startswith("204 sources polled, 2 new statements, 0 edited, 1 deleted, 1 alerts created; ")
+        .startswith("205 sources polled, 6 new statements, 0 edited, 1 deleted, 1 alerts created; ")
     )
 
 
@@ -420,7 +421,7 @@ def test_a_large_quiet_run_once_summary_has_no_table(capsys: pytest.CaptureFixtu
     polls = [PollReport(f"quiet-{n:03d}", "not_modified", http_status=304) for n in range(60)]
     print_summary(CycleSummary(polls=polls))
     assert capsys.readouterr().out.splitlines() == [
-        "60 sources unchanged and not listed: 60 not modified (304)",
+        "60 sources not listed: 60 not modified (304)",
         "60 sources polled, 0 new statements, 0 edited, 0 deleted, 0 alerts created; "
         "alerts delivered: 0 sent, 0 failed",
     ]
@@ -437,4 +438,4 @@ def test_a_small_run_once_summary_lists_every_source(capsys: pytest.CaptureFixtu
     for n in range(5):
         assert f"quiet-{n}" in out
     assert "│ elsewhere │ skipped" in out
-    assert "unchanged and not listed" not in out
+    assert "not listed" not in out

@@ -98,12 +98,14 @@ def run(
 
 
 # Above this many sources, `run --once` lists only the sources worth a look (failed,
-# or with new, edited or deleted statements or alerts) and counts the others.
+# or with alerts, edited or deleted statements) and counts the others: a first run
+# of a large config has new statements on every source, and a table of thousands
+# of rows buries the few that need a look (and takes seconds to draw).
 FULL_TABLE_UP_TO = 50
 
 
 def _noteworthy(poll: PollReport) -> bool:
-    return poll.status == "error" or any((poll.new, poll.edited, poll.deleted, poll.alerts))
+    return poll.status == "error" or any((poll.edited, poll.deleted, poll.alerts))
 
 
 def _summary_table(polls: list[PollReport], skipped: list[str]) -> Table:
@@ -132,18 +134,22 @@ def _summary_table(polls: list[PollReport], skipped: list[str]) -> Table:
 
 def _quiet_line(quiet: list[PollReport], skipped: int) -> str:
     """How many sources the compact summary leaves out, and why."""
-    statuses = Counter(poll.status for poll in quiet)
+    statuses = Counter(poll.status for poll in quiet if not poll.new)
     parts = [f"{statuses.pop('not_modified', 0)} not modified (304)"]
     parts += [f"{count} {status} without changes" for status, count in sorted(statuses.items())]
-    line = f"{len(quiet)} sources unchanged and not listed: " + ", ".join(parts)
+    fresh = [poll for poll in quiet if poll.new]
+    if fresh:
+        new = sum(poll.new for poll in fresh)
+        parts.append(f"{len(fresh)} with only new statements ({new}, none alerted)")
+    line = f"{len(quiet)} sources not listed: " + ", ".join(parts)
     if skipped:
         line += f"; {skipped} skipped (leased by another process)"
     return line
 
 
 def print_summary(summary: CycleSummary) -> None:
-    """The table of every source polled; above FULL_TABLE_UP_TO sources only the
-    failed and changed ones, with a line counting the rest. The totals line last."""
+    """The table of every source polled; above FULL_TABLE_UP_TO sources only those
+    worth a look (see _noteworthy), with a line counting the rest. The totals last."""
     polls = summary.polls
     if len(polls) + len(summary.skipped) <= FULL_TABLE_UP_TO:
         out.print(_summary_table(polls, summary.skipped))
