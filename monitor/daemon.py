@@ -197,11 +197,14 @@ def poll_sources(
     # Up to twice as many polls as workers are handed to the pool: the extra ones
     # wait in its queue, so a worker that finishes starts the next poll at once
     # instead of waiting for this thread's next claim (a write transaction, which
-    # queues behind the polls' writes). Their leases start a poll or two early.
-    queued = 2 * workers
+    # queues behind the polls' writes). Their leases start up to a poll early: only
+    # where a lease outlasts two polls' deadlines.
+    queued = 2 * workers if settings.poll_lease >= 2 * settings.poll_timeout else workers
+    # Claimed in batches (half the queue or more): each claim is a write transaction.
+    refill_at = queued // 2
     with pool:
         while True:
-            if remaining and len(in_flight) <= workers:
+            if remaining and len(in_flight) <= refill_at:
                 # The next few in turn (a source held elsewhere is skipped, not waited
                 # for): a claim names only what it takes, not every source left.
                 batch = list(itertools.islice(remaining, queued - len(in_flight)))
