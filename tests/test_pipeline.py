@@ -435,3 +435,43 @@ def test_a_poll_whose_lease_was_taken_meanwhile_writes_nothing(
     assert poll_source(runtime, config.sources[0]).new == 2
     with db.read() as session:
         assert session.get_one(SourceState, "kaabi-site").lease_owner is None
+
+
+def test_polls_that_find_nothing_are_written_in_batches_under_their_leases(
+    db: Database, feed_server: FeedServer
+) -> None:
+    from dataclasses import replace
+
+    from monitor.pipeline import QuietPolls, claim_sources
+
+    feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    assert poll_source(runtime, config.sources[0]).new == 2  # the ETag is stored
+    quiet = QuietPolls(db, batch=100)
+    batched = replace(runtime, quiet=quiet)
+
+    def state() -> tuple[datetime | None, str | None, int]:
+        with db.read() as session:
+            row = session.get_one(SourceState, "kaabi-site")
+            return row.last_success_at, row.lease_owner, count(db, FetchRun)
+
+    before = state()
+    claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
+    report = poll_source(
+        batched, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"]
+    )
+    assert (report.status, report.http_status) == ("not_modified", 304)
+    assert state()[1:] == (runtime.owner, before[2])  # waiting in the batch, still leased
+    quiet.flush()
+    after = state()
+    assert after[0] and before[0] and after[0] > before[0]
+    assert after[1:] == (None, before[2] + 1)
+
+    # A lease lost before the batch is written: that source's poll writes nothing.
+    claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
+    poll_source(batched, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"])
+    with db.write() as session:
+        session.get_one(SourceState, "kaabi-site").lease_owner = "another-replica"
+    quiet.flush()
+    assert state() == (after[0], "another-replica", before[2] + 1)
