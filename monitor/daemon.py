@@ -9,11 +9,13 @@ stop the others.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing
 import multiprocessing.process
 import os
+import sys
 import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -227,11 +229,7 @@ def poll_sources(
             for future in done:
                 source_id = in_flight.pop(future)
                 reports.append(_report_of(future, enabled[source_id]))
-    try:
-        quiet.flush()
-    except Exception as exc:
-        # Their leases run out and the next cycle polls them again: no statement is lost.
-        log.error("could not record the last polls that found nothing new: %s", describe_error(exc))
+    quiet.flush()  # what fails to be written is logged: those sources are polled again
     polled = {report.source_id for report in reports}
     skipped = [] if due_only else sorted(set(enabled) - polled)
     return reports, skipped
@@ -251,14 +249,25 @@ def run_once(runtime: Runtime, notifiers: Mapping[str, Notifier]) -> CycleSummar
     return CycleSummary(polls=polls, skipped=skipped, delivery=delivery)
 
 
+# auto never starts more: each process has its own database connections (up to
+# max_concurrent_polls in use), and PostgreSQL allows 100 clients by default.
+MAX_AUTO_POLL_PROCESSES = 4
+
+
 def poll_process_count(config: Config) -> int:
-    """settings.poll_processes; ``auto``: one more than there are CPUs (a process also
-    waits, for answers and for the database's write lock: the extra one keeps the CPUs
-    busy meanwhile), but no process that would not have all its poll workers busy (a
-    few sources are polled by one process)."""
-    wanted = config.settings.poll_processes
-    if wanted == "auto":
-        wanted = (os.cpu_count() or 1) + 1
+    """settings.poll_processes; ``auto``: one more than the CPUs this process may run
+    on (a process also waits, for answers and for the database's write lock: the
+    extra one keeps the CPUs busy meanwhile), at most MAX_AUTO_POLL_PROCESSES, and
+    only on Linux (a forked child on macOS may crash in system frameworks). Never a
+    process that would not have all its poll workers busy (a few sources are polled
+    by one process)."""
+    setting = config.settings.poll_processes
+    if setting != "auto":
+        wanted = setting
+    elif sys.platform.startswith("linux"):
+        wanted = min(len(os.sched_getaffinity(0)) + 1, MAX_AUTO_POLL_PROCESSES)
+    else:
+        return 1
     sources = len(config.enabled_sources())
     per_process = config.settings.max_concurrent_polls
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -281,7 +290,9 @@ def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport
     context = multiprocessing.get_context("fork")
     children: list[tuple[multiprocessing.process.BaseProcess, Connection, str, list[str]]] = []
     # Forked before this process starts any thread of its own (a fork copies only
-    # the thread that forks; a lock held by another thread would stay held).
+    # the thread that forks; a lock held by another thread would stay held), and with
+    # no database connection open (a child must not share one, not even its copy).
+    runtime.db.dispose()
     for share in shares[1:]:
         receiver, sender = context.Pipe(duplex=False)
         owner = new_owner_id()
@@ -294,7 +305,16 @@ def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport
         child.start()
         sender.close()
         children.append((child, receiver, owner, share))
-    polls, skipped = poll_sources(runtime, due_only=False, only=set(shares[0]))
+    try:
+        polls, skipped = poll_sources(runtime, due_only=False, only=set(shares[0]))
+    except BaseException:
+        # Interrupted (Ctrl-C): the children stop too, and their sources are freed now.
+        for child, _, owner, _ in children:
+            child.terminate()
+            child.join()
+            with contextlib.suppress(Exception):
+                release_leases(runtime.db, owner)
+        raise
     for child, receiver, owner, share in children:
         try:
             child_polls, child_skipped = receiver.recv()

@@ -390,15 +390,18 @@ class Analyses:
     fetched bodies they came from, compressed for storage as evidence."""
 
     by_key: dict[tuple[str, str | None], Analysis]
-    by_text: dict[str, Analysis]
-    columns: dict[str, dict[str, Any]]
+    by_id: dict[str, Analysis]  # by (storable) external id
+    columns: dict[str, dict[str, Any]]  # by (storable) external id
     evidence: dict[int, bytes]
 
     def described_as(self, post: Post) -> dict[str, Any] | None:
         return self.columns.get(storable_id(post.external_id))
 
-    def of(self, text: str, language: str | None) -> Analysis | None:
-        return self.by_key.get((text, language)) or self.by_text.get(text)
+    def of(self, external_id: str, text: str) -> Analysis | None:
+        """The analysis of the post stored as this statement, if its text is the one
+        analyzed (another process may have stored another text meanwhile)."""
+        analysis = self.by_id.get(external_id)
+        return analysis if analysis is not None and analysis.doc.text == text else None
 
 
 def _analysis_columns(analysis: Analysis, language: str | None) -> dict[str, Any]:
@@ -428,7 +431,7 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
         analysis = analyses.by_key.get(key)
         if analysis is None:
             analysis = analyses.by_key[key] = runtime.analyzer.analyze(post.text, hint)
-            analyses.by_text.setdefault(post.text, analysis)
+        analyses.by_id[external_id] = analysis
         columns = _analysis_columns(analysis, hint)
         columns["search_text"] = search_text(post.text, post.title, analysis.doc.tokens)
         analyses.columns[external_id] = columns
@@ -453,7 +456,7 @@ def _match_changed(
     history = StoreHistory(session)
     matched = alerts = 0
     for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
-        analysis = analyses.of(statement.text, statement.language) if analyses else None
+        analysis = analyses.of(statement.external_id, statement.text) if analyses else None
         if analysis is None:  # stored meanwhile by another process with another text
             analysis = runtime.analyzer.analyze(statement.text, statement.language)
         # A new statement was inserted with these already (see Analyses.described_as),
@@ -567,10 +570,25 @@ class QuietPolls:
             self.flush()
 
     def flush(self) -> None:
+        """Write what waits; if the database fails, it waits for the next flush (and
+        the poll that filled the batch is not blamed for it)."""
         with self._lock:
             polls, self._pending = self._pending, []
         if not polls:
             return
+        try:
+            self._write(polls)
+        except Exception as exc:
+            log.error(
+                "could not record %d polls that found nothing new (retried at the next "
+                "batch; else polled again when their leases run out): %s",
+                len(polls),
+                describe_error(exc),
+            )
+            with self._lock:
+                self._pending[:0] = polls
+
+    def _write(self, polls: list[QuietPoll]) -> None:
         with self._db.write() as session:
             connection = session.connection()
             groups: dict[tuple[bool, bool], list[QuietPoll]] = {}

@@ -475,3 +475,31 @@ def test_polls_that_find_nothing_are_written_in_batches_under_their_leases(
         session.get_one(SourceState, "kaabi-site").lease_owner = "another-replica"
     quiet.flush()
     assert state() == (after[0], "another-replica", before[2] + 1)
+
+
+def test_a_failed_batch_of_quiet_polls_waits_for_the_next_flush(
+    db: Database, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from monitor.errors import StoreError
+    from monitor.pipeline import QuietPolls
+
+    feed_server.serve("/kaabi.rss", rss_feed(WAR))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    runtime = runtime_for(config, db)
+    poll_source(runtime, config.sources[0])
+    quiet = QuietPolls(db, batch=1)  # the poll itself flushes its batch of one
+    runs = count(db, FetchRun)
+    real_write = QuietPolls._write
+
+    def database_down(self: QuietPolls, polls: list[object]) -> None:
+        raise StoreError("database is gone")
+
+    monkeypatch.setattr(QuietPolls, "_write", database_down)
+    report = poll_source(replace(runtime, quiet=quiet), config.sources[0])
+    assert report.status == "not_modified"  # the poll is not blamed for the database
+    assert count(db, FetchRun) == runs
+    monkeypatch.setattr(QuietPolls, "_write", real_write)
+    quiet.flush()
+    assert count(db, FetchRun) == runs + 1

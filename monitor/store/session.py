@@ -117,6 +117,8 @@ class _FileLock:
                     return False
                 time.sleep(nap)
                 nap = min(nap * 2, 0.005)
+            except OSError:
+                return False  # no flock here (some network mounts): SQLite's lock is enough
 
 
 @dataclass(frozen=True)
