@@ -97,50 +97,29 @@ BUILDERS: dict[str, Callable[[Source], SourceAdapter]] = {
 }
 
 
-def _parse_telegram(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.telegram import TelegramAdapter
-
-    return TelegramAdapter.parse(body, context)
-
-
-def _parse_rss(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.rss import RssAdapter
-
-    return RssAdapter.parse(body, context)
-
-
-def _parse_youtube(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.youtube import YouTubeAdapter
-
-    return YouTubeAdapter.parse(body, context)
+# The adapter class of each kind whose parser needs nothing but the body (html's
+# needs its source's selectors), looked up in ADAPTER_MODULES when first used.
+_BODY_PARSERS = {
+    "telegram": "TelegramAdapter",
+    "rss": "RssAdapter",
+    "youtube": "YouTubeAdapter",
+    "bluesky": "BlueskyAdapter",
+    "mastodon": "MastodonAdapter",
+    "x": "XAdapter",
+}
 
 
-def _parse_bluesky(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.bluesky import BlueskyAdapter
+def _body_parser(kind: str) -> Callable[[bytes, ParseContext], list[Post]]:
+    def parse(body: bytes, context: ParseContext) -> list[Post]:
+        adapter = getattr(importlib.import_module(ADAPTER_MODULES[kind]), _BODY_PARSERS[kind])
+        posts: list[Post] = adapter.parse(body, context)
+        return posts
 
-    return BlueskyAdapter.parse(body, context)
-
-
-def _parse_mastodon(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.mastodon import MastodonAdapter
-
-    return MastodonAdapter.parse(body, context)
+    return parse
 
 
-def _parse_x(body: bytes, context: ParseContext) -> list[Post]:
-    from monitor.sources.x import XAdapter
-
-    return XAdapter.parse(body, context)
-
-
-# Kinds whose parser needs nothing but the body; the others need their source's config.
 PARSERS: dict[str, Callable[[bytes, ParseContext], list[Post]]] = {
-    "telegram": _parse_telegram,
-    "rss": _parse_rss,
-    "youtube": _parse_youtube,
-    "bluesky": _parse_bluesky,
-    "mastodon": _parse_mastodon,
-    "x": _parse_x,
+    kind: _body_parser(kind) for kind in _BODY_PARSERS
 }
 KINDS = ("telegram", "rss", "html", "bluesky", "mastodon", "x", "youtube")
 
