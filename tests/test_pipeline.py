@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from monitor.config import Source
 from monitor.daemon import run_once
 from monitor.demo.server import FeedServer
 from monitor.ingest import Attribution, ingest
 from monitor.notify.console import ConsoleNotifier
-from monitor.pipeline import poll_source
+from monitor.pipeline import Runtime, poll_source
 from monitor.sources.base import Post
 from monitor.store.models import Alert, FetchRun, Match, SourceState, Statement, StatementVersion
 from monitor.store.session import Database
@@ -401,25 +402,36 @@ def test_backoff_never_overflows() -> None:
     assert retry_delay(1, retry_after=1e18) == timedelta(hours=6)
 
 
+def kaabi_runtime(db: Database, feed_server: FeedServer, *items: str) -> tuple[Runtime, Source]:
+    """The Kaabi feed served with these items, and a runtime polling it."""
+    feed_server.serve("/kaabi.rss", rss_feed(*items))
+    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
+    return runtime_for(config, db), config.sources[0]
+
+
+def hand_lease_to(db: Database, owner: str | None) -> None:
+    """As if the lease ran out and another replica took the source (or released it)."""
+    with db.write() as session:
+        session.get_one(SourceState, "kaabi-site").lease_owner = owner
+
+
 def test_a_poll_whose_lease_was_taken_meanwhile_writes_nothing(
     db: Database, feed_server: FeedServer
 ) -> None:
     from monitor.daemon import guarded_poll
     from monitor.pipeline import LeaseLost, claim_sources
 
-    feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
-    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
-    runtime = runtime_for(config, db)
+    runtime, source = kaabi_runtime(db, feed_server, WAR, CONDOLENCE)
     claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
     assert list(claimed) == ["kaabi-site"]
-    with db.write() as session:  # the lease ran out and another replica took the source
+    hand_lease_to(db, "another-replica")
+    with db.read() as session:
         state = session.get_one(SourceState, "kaabi-site")
-        state.lease_owner = "another-replica"
         before = (state.next_poll_at, state.last_success_at, state.etag)
 
     with pytest.raises(LeaseLost, match="another-replica"):
-        poll_source(runtime, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"])
-    report = guarded_poll(runtime, config.sources[0], claimed["kaabi-site"])
+        poll_source(runtime, source, claimed=True, fetch_state=claimed["kaabi-site"])
+    report = guarded_poll(runtime, source, claimed["kaabi-site"])
 
     assert report.status == "error" and "lease ran out" in (report.error or "")
     assert (count(db, Statement), count(db, FetchRun), count(db, Alert)) == (0, 0, 0)
@@ -429,10 +441,9 @@ def test_a_poll_whose_lease_was_taken_meanwhile_writes_nothing(
         assert state.lease_owner == "another-replica"
     # Not claimed (a tool's poll): written unless another process holds the source.
     with pytest.raises(LeaseLost):
-        poll_source(runtime, config.sources[0])
-    with db.write() as session:
-        session.get_one(SourceState, "kaabi-site").lease_owner = None
-    assert poll_source(runtime, config.sources[0]).new == 2
+        poll_source(runtime, source)
+    hand_lease_to(db, None)
+    assert poll_source(runtime, source).new == 2
     with db.read() as session:
         assert session.get_one(SourceState, "kaabi-site").lease_owner is None
 
@@ -444,10 +455,8 @@ def test_polls_that_find_nothing_are_written_in_batches_under_their_leases(
 
     from monitor.pipeline import QuietPolls, claim_sources
 
-    feed_server.serve("/kaabi.rss", rss_feed(WAR, CONDOLENCE))
-    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
-    runtime = runtime_for(config, db)
-    assert poll_source(runtime, config.sources[0]).new == 2  # the ETag is stored
+    runtime, source = kaabi_runtime(db, feed_server, WAR, CONDOLENCE)
+    assert poll_source(runtime, source).new == 2  # the ETag is stored
     quiet = QuietPolls(db, batch=100)
     batched = replace(runtime, quiet=quiet)
 
@@ -458,9 +467,7 @@ def test_polls_that_find_nothing_are_written_in_batches_under_their_leases(
 
     before = state()
     claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
-    report = poll_source(
-        batched, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"]
-    )
+    report = poll_source(batched, source, claimed=True, fetch_state=claimed["kaabi-site"])
     assert (report.status, report.http_status) == ("not_modified", 304)
     assert state()[1:] == (runtime.owner, before[2])  # waiting in the batch, still leased
     quiet.flush()
@@ -470,9 +477,8 @@ def test_polls_that_find_nothing_are_written_in_batches_under_their_leases(
 
     # A lease lost before the batch is written: that source's poll writes nothing.
     claimed = claim_sources(db, runtime.owner, ["kaabi-site"], due_only=False)
-    poll_source(batched, config.sources[0], claimed=True, fetch_state=claimed["kaabi-site"])
-    with db.write() as session:
-        session.get_one(SourceState, "kaabi-site").lease_owner = "another-replica"
+    poll_source(batched, source, claimed=True, fetch_state=claimed["kaabi-site"])
+    hand_lease_to(db, "another-replica")
     quiet.flush()
     assert state() == (after[0], "another-replica", before[2] + 1)
 
@@ -485,10 +491,8 @@ def test_a_failed_batch_of_quiet_polls_waits_for_the_next_flush(
     from monitor.errors import StoreError
     from monitor.pipeline import QuietPolls
 
-    feed_server.serve("/kaabi.rss", rss_feed(WAR))
-    config = config_for(kaabi_source(feed_server.url("/kaabi.rss")), RULES)
-    runtime = runtime_for(config, db)
-    poll_source(runtime, config.sources[0])
+    runtime, source = kaabi_runtime(db, feed_server, WAR)
+    poll_source(runtime, source)
     quiet = QuietPolls(db, batch=1)  # the poll itself flushes its batch of one
     runs = count(db, FetchRun)
     real_write = QuietPolls._write
@@ -497,7 +501,7 @@ def test_a_failed_batch_of_quiet_polls_waits_for_the_next_flush(
         raise StoreError("database is gone")
 
     monkeypatch.setattr(QuietPolls, "_write", database_down)
-    report = poll_source(replace(runtime, quiet=quiet), config.sources[0])
+    report = poll_source(replace(runtime, quiet=quiet), source)
     assert report.status == "not_modified"  # the poll is not blamed for the database
     assert count(db, FetchRun) == runs
     monkeypatch.setattr(QuietPolls, "_write", real_write)
