@@ -94,7 +94,10 @@ class Daemon:
         self._reload_requested = False
         self._config_mtime = self._mtime()
         self._delivering: asyncio.Future[None] | None = None
-        self._claiming: asyncio.Future[list[tuple[Source, FetchState]]] | None = None
+        # Held by a claim and by the release at shutdown, so a claim whose tick was
+        # cancelled (the scheduler's shutdown cancels running jobs, not their threads)
+        # is released after it commits, never before; and none starts after a stop.
+        self._claim_lock = threading.Lock()
         self._closing: set[asyncio.Future[None]] = set()  # old HTTP clients after a reload
 
     # ---- running -------------------------------------------------------------
@@ -170,9 +173,8 @@ class Daemon:
         self.health.ticked()
         if self.stop_requested.is_set():
             return
-        self._claiming = asyncio.get_running_loop().run_in_executor(self.chores, self._claim)
         try:
-            claimed = await self._claiming
+            claimed = await self._in_thread(self.chores, self._claim)
         except Exception as exc:
             log.error("tick: could not claim sources (retrying next tick): %s", _oneline(exc))
             return
@@ -187,6 +189,12 @@ class Daemon:
                 log.error("heartbeat file %s: %s", self.heartbeat, exc)
 
     def _claim(self) -> list[tuple[Source, FetchState]]:
+        with self._claim_lock:
+            if self.stop_requested.is_set():
+                return []
+            return self._claim_due()
+
+    def _claim_due(self) -> list[tuple[Source, FetchState]]:
         settings = self.config.settings
         free = self.slots - len(self.in_flight)
         if free <= 0:
@@ -378,9 +386,6 @@ class Daemon:
 
     async def _shut_down(self) -> None:
         grace = self.config.settings.shutdown_grace.total_seconds()
-        if self._claiming is not None and not self._claiming.done():
-            # A claim under way: its leases must exist before they are released below.
-            await asyncio.wait([self._claiming])
         pending: list[asyncio.Future[Any]] = list(self.in_flight.values())
         if self._delivering is not None and not self._delivering.done():
             pending.append(self._delivering)
@@ -411,7 +416,7 @@ class Daemon:
         """Leases of sources and claims of alerts held by this process: to others, now."""
         owner = self.runtime.owner
         released = 0
-        with self.db.write() as session:
+        with self._claim_lock, self.db.write() as session:
             sources = session.execute(
                 update(SourceState)
                 .where(SourceState.lease_owner == owner)
