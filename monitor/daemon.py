@@ -293,6 +293,7 @@ def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport
     # the thread that forks; a lock held by another thread would stay held), and with
     # no database connection open (a child must not share one, not even its copy).
     runtime.db.dispose()
+    runtime.http.prepare()  # its imports and TLS context, loaded once for all
     for share in shares[1:]:
         receiver, sender = context.Pipe(duplex=False)
         owner = new_owner_id()
@@ -332,7 +333,7 @@ def poll_in_processes(runtime: Runtime, processes: int) -> tuple[list[PollReport
 def _poll_share(runtime: Runtime, owner: str, share: list[str], sender: Connection) -> None:
     """A child's work: its share of the sources, its reports sent back."""
     runtime.db.after_fork()
-    child_runtime = replace(runtime, http=build_http_client(runtime.config), owner=owner)
+    child_runtime = replace(runtime, http=runtime.http.for_forked_process(), owner=owner)
     try:
         sender.send(poll_sources(child_runtime, due_only=False, only=set(share)))
     finally:

@@ -14,6 +14,7 @@ exceptions are translated into monitor's tree here and nowhere else.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -132,14 +135,52 @@ class _HostGate:
             yield
 
 
+class _AnswerCookies(httpx.Cookies):
+    """A cookie jar that passes over answers setting no cookie: for every answer,
+    httpx first wraps its request in a urllib request for the jar to read, which
+    is a good part of a 304's handling, and most answers set none."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.Client):
+    """httpx's client with an _AnswerCookies jar (cookies a server sets are still
+    kept and sent back, within a redirect chain and across polls)."""
+
+    _answer_cookies: _AnswerCookies
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.cookies = options.get("cookies") or {}
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._answer_cookies
+
+    @cookies.setter
+    def cookies(
+        self, cookies: httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
+    ) -> None:
+        self._answer_cookies = _AnswerCookies(cookies)
+
+
 class HttpClient:
     """Thread-safe; one per process, with one connection pool per proxy."""
 
     def __init__(
-        self, settings: HttpSettings, transport: httpx.BaseTransport | None = None
+        self,
+        settings: HttpSettings,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = settings
         self._transport = transport
+        # One TLS context (the CA bundle loaded once, about 20 ms) for every pool,
+        # and for the clients of forked poll processes (see for_forked_process).
+        self._tls = tls
         self._clients: dict[str | None, httpx.Client] = {}
         self._gates: dict[str, _HostGate] = {}
         self._lock = threading.Lock()
@@ -173,12 +214,27 @@ class HttpClient:
             )
         return left
 
+    def prepare(self) -> None:
+        """Build the pool of direct requests now (once its imports and its TLS
+        context are in a process, forks of it need not load them again)."""
+        self._client(None)
+
+    def for_forked_process(self) -> HttpClient:
+        """A client of its own for a forked process (no pool or connection shared),
+        with this one's settings and TLS context."""
+        return HttpClient(self.settings, self._transport, tls=self._tls)
+
     def _client(self, proxy: str | None) -> httpx.Client:
         proxy = proxy or self.settings.proxy
+        client = self._clients.get(proxy)  # without the lock: every request asks
+        if client is not None:
+            return client
         with self._lock:
             client = self._clients.get(proxy)
             if client is None:
-                client = httpx.Client(
+                if self._tls is None:
+                    self._tls = httpx.create_ssl_context()
+                client = _Client(
                     headers={"User-Agent": self.settings.user_agent},
                     timeout=self.settings.timeout_seconds,
                     follow_redirects=False,  # followed by hand, each hop checked
@@ -189,6 +245,7 @@ class HttpClient:
                     ),
                     proxy=proxy,
                     transport=self._transport,
+                    verify=self._tls,
                 )
                 self._clients[proxy] = client
             return client

@@ -171,6 +171,27 @@ def test_redirects_are_followed_and_capped(feed_server: FeedServer) -> None:
     assert feed_server.requests["/loop"] == 6
 
 
+def test_cookies_a_server_sets_are_sent_back(feed_server: FeedServer) -> None:
+    """Within a redirect chain (a consent or anti-bot cookie set on the way) and on
+    later requests; answers setting none leave the jar as it was."""
+    feed_server.serve(
+        "/consent",
+        b"",
+        "text/plain",
+        status=302,
+        headers={"Location": "/page", "Set-Cookie": "consent=yes; Path=/"},
+    )
+    feed_server.serve("/page", b"the page")
+    feed_server.serve("/other", b"other")
+    with client() as http:
+        http.get(feed_server.url("/other"))
+        assert "Cookie" not in feed_server.last_headers["/other"]
+        assert http.get(feed_server.url("/consent")).body == b"the page"
+        assert feed_server.last_headers["/page"]["Cookie"] == "consent=yes"
+        http.get(feed_server.url("/other"))
+    assert feed_server.last_headers["/other"]["Cookie"] == "consent=yes"
+
+
 def test_a_public_address_may_not_redirect_into_the_private_network() -> None:
     """No public server runs here: the public side is a fake transport."""
 

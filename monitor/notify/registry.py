@@ -13,7 +13,6 @@ from monitor.config import Notifier as NotifierConfig
 from monitor.config import WebhookNotifier as WebhookConfig
 from monitor.notify.base import Notifier
 from monitor.notify.console import ConsoleNotifier
-from monitor.notify.email import EmailNotifier
 from monitor.notify.webhook import WebhookNotifier
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,10 @@ def _webhook(config: Config, notifier: NotifierConfig) -> Notifier:
 
 
 def _email(config: Config, notifier: NotifierConfig) -> Notifier:
+    # Imported only for a config with an email notifier: jinja2 and smtplib are a
+    # good part of the start-up of `run --once`, which is most of a 304 cycle.
+    from monitor.notify.email import EmailNotifier
+
     assert isinstance(notifier, EmailConfig)
     settings = config.settings
     return EmailNotifier(

@@ -12,7 +12,6 @@ import re
 import threading
 from typing import Any
 
-from bs4 import BeautifulSoup
 from lxml import etree  # type: ignore[import-untyped]
 
 _BLOCK_TAGS = frozenset(
@@ -112,6 +111,10 @@ def _parser(encoding: str | None = None) -> Any:
 
 
 def _soup_text(fragment: str) -> str:
+    # Imported for the rare tree this deep: BeautifulSoup (with soupsieve) is about
+    # 50 ms of every start-up of `run` otherwise.
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(fragment, "lxml")
     for invisible in soup(list(_INVISIBLE_TAGS)):
         invisible.decompose()
