@@ -69,10 +69,12 @@ def build_http_client(config: Config) -> HttpClient:
 
 
 def build_runtime(config: Config, db: Database) -> Runtime:
+    http = build_http_client(config)
+    http.before_parsing = db.stand_aside_for_writer
     return Runtime(
         config=config,
         db=db,
-        http=build_http_client(config),
+        http=http,
         rules=RuleSet.from_config(config),
         analyzer=Analyzer.from_config(config),
         owner=new_owner_id(),
@@ -255,17 +257,17 @@ MAX_AUTO_POLL_PROCESSES = 4
 
 
 def poll_process_count(config: Config) -> int:
-    """settings.poll_processes; ``auto``: one more than the CPUs this process may run
-    on (a process also waits, for answers and for the database's write lock: the
-    extra one keeps the CPUs busy meanwhile), at most MAX_AUTO_POLL_PROCESSES, and
-    only on Linux (a forked child on macOS may crash in system frameworks). Never a
+    """settings.poll_processes; ``auto``: as many as the CPUs this process may run on
+    (one more only adds a contender for the CPU that SQLite's one writer needs: it
+    measured slower, in both cycles of bench/poll.py), at most MAX_AUTO_POLL_PROCESSES,
+    and only on Linux (a forked child on macOS may crash in system frameworks). Never a
     process that would not have all its poll workers busy (a few sources are polled
     by one process)."""
     setting = config.settings.poll_processes
     if setting != "auto":
         wanted = setting
     elif sys.platform.startswith("linux"):
-        wanted = min(len(os.sched_getaffinity(0)) + 1, MAX_AUTO_POLL_PROCESSES)
+        wanted = min(len(os.sched_getaffinity(0)), MAX_AUTO_POLL_PROCESSES)
     else:
         return 1
     sources = len(config.enabled_sources())

@@ -17,7 +17,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -181,6 +181,9 @@ class HttpClient:
         # One TLS context (the CA bundle loaded once, about 20 ms) for every pool,
         # and for the clients of forked poll processes (see for_forked_process).
         self._tls = tls
+        # Called before a body is handed back to be parsed (CPU work), by the thread
+        # that will parse it: a poll's runtime sets Database.stand_aside_for_writer.
+        self.before_parsing: Callable[[], None] | None = None
         self._clients: dict[str | None, httpx.Client] = {}
         self._gates: dict[str, _HostGate] = {}
         self._lock = threading.Lock()
@@ -222,7 +225,9 @@ class HttpClient:
     def for_forked_process(self) -> HttpClient:
         """A client of its own for a forked process (no pool or connection shared),
         with this one's settings and TLS context."""
-        return HttpClient(self.settings, self._transport, tls=self._tls)
+        client = HttpClient(self.settings, self._transport, tls=self._tls)
+        client.before_parsing = self.before_parsing
+        return client
 
     def _client(self, proxy: str | None) -> httpx.Client:
         proxy = proxy or self.settings.proxy
@@ -281,7 +286,10 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                return self._exchange(url, request_headers, proxy)
+                response = self._exchange(url, request_headers, proxy)
+                if self.before_parsing is not None and response.body:
+                    self.before_parsing()
+                return response
             except (HTTPStatusError, TransportError) as error:
                 wait = self._retry_wait(error, attempt)
                 if wait is None:

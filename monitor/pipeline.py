@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -43,7 +43,7 @@ from monitor.ingest import (
 )
 from monitor.notify.outbox import record_matches
 from monitor.rules.analysis import Analysis, Analyzer
-from monitor.rules.engine import RuleSet
+from monitor.rules.engine import Prejudged, RuleSet
 from monitor.rules.stance import scores_to_json
 from monitor.sources.base import FetchResult, FetchState, Post, Validators
 from monitor.sources.registry import build_adapter
@@ -393,6 +393,8 @@ class Analyses:
     by_id: dict[str, Analysis]  # by (storable) external id
     columns: dict[str, dict[str, Any]]  # by (storable) external id
     evidence: dict[int, bytes]
+    # The rules each passed on its content, by (storable) external id.
+    prejudged: dict[str, Prejudged] = field(default_factory=dict)
 
     def described_as(self, post: Post) -> dict[str, Any] | None:
         return self.columns.get(storable_id(post.external_id))
@@ -420,12 +422,14 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
     posts, responses = fetched.posts, fetched.responses
     if not posts:
         return analyses
+    attribution = attribution_of(runtime.config, source)
     ids = [storable_id(post.external_id) for post in posts]
     with runtime.db.read() as session:
         known = known_hashes(session, source.id, ids)
     for external_id, post in zip(ids, posts, strict=True):
         if known.get(external_id) == content_hash(post):
             continue
+        runtime.db.stand_aside_for_writer()
         hint = source.language or language_code(post.language)
         key = (post.text, hint)
         analysis = analyses.by_key.get(key)
@@ -435,6 +439,13 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
         columns = _analysis_columns(analysis, hint)
         columns["search_text"] = search_text(post.text, post.title, analysis.doc.tokens)
         analyses.columns[external_id] = columns
+        facts = analysis.facts(
+            language=columns["language"],
+            source_id=source.id,
+            leader_id=attribution.leader_id,
+            organization_id=attribution.organization_id,
+        )
+        analyses.prejudged[external_id] = runtime.rules.prejudge(facts, analysis.doc)
         index = post.response
         if index is not None and 0 <= index < len(responses) and index not in analyses.evidence:
             analyses.evidence[index] = compress_evidence(responses[index].body)
@@ -457,8 +468,11 @@ def _match_changed(
     matched = alerts = 0
     for statement in sorted(result.changed, key=lambda s: (s.published_at, s.id)):
         analysis = analyses.of(statement.external_id, statement.text) if analyses else None
+        prejudged = None
         if analysis is None:  # stored meanwhile by another process with another text
             analysis = runtime.analyzer.analyze(statement.text, statement.language)
+        elif analyses is not None:
+            prejudged = analyses.prejudged.get(statement.external_id)
         # A new statement was inserted with these already (see Analyses.described_as),
         # unless its analysis was not at hand: only what differs is written.
         columns = _analysis_columns(analysis, statement.language)
@@ -483,7 +497,9 @@ def _match_changed(
             reply_to=statement.reply_to,
             quote_of=statement.quote_of,
         )
-        matches = runtime.rules.evaluate(facts, analysis.doc, history)
+        # Only the history conditions are left to check here, in the transaction,
+        # unless the statement's stored facts differ from those prejudged with.
+        matches = runtime.rules.evaluate(facts, analysis.doc, history, prejudged)
         if not matches:
             continue
         matched += len(matches)

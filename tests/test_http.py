@@ -309,3 +309,16 @@ def test_a_big_unwanted_body_is_not_read() -> None:
                 with pytest.raises(HTTPStatusError):
                     http.get(server.url("/gone"))
         assert server.connections == 2
+
+
+def test_before_parsing_is_called_for_a_body_only(feed_server: FeedServer) -> None:
+    feed_server.serve("/f", b"<rss/>")
+    calls: list[str] = []
+    with client() as http:
+        http.before_parsing = lambda: calls.append("body")
+        first = http.get(feed_server.url("/f"))
+        http.get(feed_server.url("/f"), etag=first.etag)  # a 304: nothing to parse
+        child = http.for_forked_process()
+        assert child.before_parsing is http.before_parsing
+        child.close()
+    assert calls == ["body"]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from monitor.config import load_config_text
 from monitor.daemon import build_runtime
-from monitor.ingest import Attribution, ingest
-from monitor.pipeline import _match_changed, sync_sources
-from monitor.sources.base import Post
+from monitor.ingest import ingest
+from monitor.pipeline import _analyze_changed, _match_changed, attribution_of, sync_sources
+from monitor.rules.analysis import Analyzer
+from monitor.rules.engine import Prejudged, RuleSet
+from monitor.sources.base import FetchResult, Post
 from monitor.store.models import Match, Statement
 from monitor.store.session import Database
 
@@ -69,14 +73,33 @@ def post(number: int, text: str, minutes: int, **links: str) -> Post:
     )
 
 
+@pytest.fixture(autouse=True, params=["in the transaction", "prejudged"])
+def judged(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test both ways: each rule judged whole in the write transaction, and as a
+    poll does it (content conditions judged before, history ones in it)."""
+    global PREJUDGE
+    PREJUDGE = request.param == "prejudged"
+    yield
+    PREJUDGE = False
+
+
+PREJUDGE = False
+
+
 def feed(db: Database, source: str, leader: str, *posts: Post) -> None:
     config = load_config_text(CONFIG, "rules.yaml")
     runtime = build_runtime(config, db)
     sync_sources(db, config)
+    configured = next(s for s in config.sources if s.id == source)
+    attribution = attribution_of(config, configured)
+    assert attribution.leader_id == leader
+    analyses = None
+    if PREJUDGE:
+        analyses = _analyze_changed(runtime, configured, FetchResult(posts=list(posts)))
+        assert len(analyses.prejudged) == len(posts)
     with db.write() as session:
-        attribution = Attribution(source_id=source, leader_id=leader)
         result = ingest(session, attribution, list(posts), T0 + timedelta(days=1))
-        _match_changed(session, runtime, result, T0 + timedelta(days=1))
+        _match_changed(session, runtime, result, T0 + timedelta(days=1), analyses)
     runtime.http.close()
 
 
@@ -204,3 +227,26 @@ def test_a_reply_within_one_channel_by_message_number(db: Database) -> None:
     found = matched(db)
     assert "answers-kaabi" in found["kaabi-tg/201"]
     assert "reacts-to-kaabi" not in found["kaabi-tg/201"]
+
+
+def test_a_prejudgement_is_used_only_for_the_facts_it_was_made_with() -> None:
+    config = load_config_text(
+        CONFIG.replace(
+            "rules:\n", "rules:\n  - {id: kaabi-war, match: الحرب, leaders: [akram-kaabi]}\n"
+        ),
+        "rules.yaml",
+    )
+    rules = RuleSet.from_config(config)
+    analysis = Analyzer.from_config(config).analyze("إعلان الحرب على الاحتلال واجب", "ar")
+    kaabi = analysis.facts(source_id="kaabi-tg", leader_id="akram-kaabi")
+    talibawi = analysis.facts(source_id="kaabi-tg", leader_id="jawad-al-talibawi")
+    assert "kaabi-war" in {m.rule_id for m in rules.evaluate(kaabi, analysis.doc)}
+    # Prejudged for another leader: the leaders filter refused it then, so it is
+    # judged again for this one.
+    before = rules.prejudge(talibawi, analysis.doc)
+    assert "kaabi-war" not in {rules.rules[i].rule.id for i, _ in before.passed}
+    again = rules.evaluate(kaabi, analysis.doc, prejudged=before)
+    assert "kaabi-war" in {m.rule_id for m in again}
+    # Prejudged for the same facts: trusted as it is (here, told that nothing passed).
+    trusted = Prejudged(rules.prejudge(kaabi, analysis.doc).decided_by, ())
+    assert rules.evaluate(kaabi, analysis.doc, prejudged=trusted) == []

@@ -32,7 +32,7 @@ from monitor.rules.matcher import AnalyzedText, CompiledQuery, Fields, compile_q
 from monitor.rules.prefilter import TermIndex
 from monitor.rules.stance import StanceScore
 
-__all__ = ["History", "NoHistory", "RuleMatch", "RuleSet", "StatementFacts", "Verdict"]
+__all__ = ["History", "NoHistory", "Prejudged", "RuleMatch", "RuleSet", "StatementFacts", "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,19 @@ class StatementFacts:
     quote_of: str | None = None
     mentions: tuple[str, ...] = ()  # ids of the leaders and organizations named
     stance: Mapping[str, StanceScore] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prejudged:
+    """The rules a text passed on its content (see RuleSet.prejudge), each with its
+    evidence, and the facts the rules' filters and fields read when it was judged."""
+
+    decided_by: tuple[str | None, ...]
+    passed: tuple[tuple[int, dict[str, Any]], ...]
+
+
+def _filter_facts(facts: StatementFacts) -> tuple[str | None, ...]:
+    return (facts.source_id, facts.leader_id, facts.organization_id, facts.language)
 
 
 @dataclass(frozen=True)
@@ -108,39 +121,66 @@ class CompiledRule:
     ) -> tuple[dict[str, Any], str | None]:
         """The evidence, and None when the rule matches, else why not (what
         :meth:`verdict` says, without building a Verdict for every rule tried)."""
+        evidence, reason = self.judge_content(facts, doc)
+        if reason is None:
+            reason = self.judge_history(facts, history, evidence)
+        return evidence, reason
+
+    def judge_content(
+        self, facts: StatementFacts, doc: AnalyzedText
+    ) -> tuple[dict[str, Any], str | None]:
+        """The filters and the conditions on the statement alone (match, stance,
+        mentions): the evidence, and None when they all hold, else why not."""
         evidence: dict[str, Any] = {"terms": [], "spans": [], "stance": None, "mentions": []}
         refused = self.admits(facts)
         if refused:
             return evidence, refused
-        for check in self._checks:
-            reason = check(facts, doc, history, evidence)
+        for check in self._content_checks:
+            reason = check(facts, doc, evidence)
             if reason is not None:
                 return evidence, reason
         return evidence, None
 
+    def judge_history(
+        self, facts: StatementFacts, history: History, evidence: dict[str, Any]
+    ) -> str | None:
+        """The conditions on earlier statements (stance_shift, reply_to_leader,
+        reacts_to), their evidence added to ``evidence``; None when they all hold."""
+        for check in self._history_checks:
+            reason: str | None = check(facts, history, evidence)
+            if reason is not None:
+                return reason
+        return None
+
     @cached_property
-    def _checks(self) -> list[Any]:
+    def _content_checks(self) -> list[Any]:
         # Built once per rule, not once per statement.
         rule = self.rule
         checks: list[Any] = []
         if self.query is not None:
             checks.append(self._check_match)
         if rule.stance is not None:
-            checks.append(lambda f, d, h, e: check_stance(rule.stance, f.stance, e))
+            checks.append(lambda f, d, e: check_stance(rule.stance, f.stance, e))
         if rule.mentions is not None:
             checks.append(
-                lambda f, d, h, e: check_mentions(rule.mentions, f.mentions, e, self.members)
+                lambda f, d, e: check_mentions(rule.mentions, f.mentions, e, self.members)
             )
+        return checks
+
+    @cached_property
+    def _history_checks(self) -> list[Any]:
+        rule = self.rule
+        checks: list[Any] = []
         if rule.stance_shift is not None:
-            checks.append(lambda f, d, h, e: check_stance_shift(rule.stance_shift, f, h, e))
+            checks.append(lambda f, h, e: check_stance_shift(rule.stance_shift, f, h, e))
         if rule.reply_to_leader is not None:
-            checks.append(lambda f, d, h, e: check_reply(rule.reply_to_leader, f, h, e))
+            checks.append(lambda f, h, e: check_reply(rule.reply_to_leader, f, h, e))
         if rule.reacts_to is not None:
-            checks.append(lambda f, d, h, e: check_reaction(rule.reacts_to, f, h, e))
+            checks.append(lambda f, h, e: check_reaction(rule.reacts_to, f, h, e))
         return checks
 
     def _check_match(
-        self, facts: StatementFacts, doc: AnalyzedText, history: History, evidence: dict[str, Any]
+        self, facts: StatementFacts, doc: AnalyzedText, evidence: dict[str, Any]
     ) -> str | None:
         assert self.query is not None
         fields = Fields(leader=facts.leader_id, source=facts.source_id, language=facts.language)
@@ -164,19 +204,38 @@ class RuleSet:
         return cls([_compile(rule, config) for rule in config.rules if rule.enabled])
 
     def evaluate(
-        self, facts: StatementFacts, doc: AnalyzedText, history: History | None = None
+        self,
+        facts: StatementFacts,
+        doc: AnalyzedText,
+        history: History | None = None,
+        prejudged: Prejudged | None = None,
     ) -> list[RuleMatch]:
-        """The rules that match, in config order; only candidate rules are evaluated."""
+        """The rules that match, in config order; only candidate rules are evaluated.
+        ``prejudged``: what :meth:`prejudge` found for this text, used when it judged
+        the same filter facts (else the content is judged again here)."""
         history = history or NoHistory()
+        if prejudged is None or prejudged.decided_by != _filter_facts(facts):
+            prejudged = self.prejudge(facts, doc)
         matches = []
-        for index in sorted(self._index.candidates(doc)):
+        for index, evidence in prejudged.passed:
             rule = self.rules[index]
-            evidence, reason = rule.judge(facts, doc, history)
-            if reason is None:
+            evidence = dict(evidence)  # the prejudged stays as it was
+            if rule.judge_history(facts, history, evidence) is None:
                 matches.append(
                     RuleMatch(rule.rule.id, rule.rule.severity, tuple(rule.rule.notify), evidence)
                 )
         return matches
+
+    def prejudge(self, facts: StatementFacts, doc: AnalyzedText) -> Prejudged:
+        """The rules whose filters and content conditions hold: all the work that
+        needs no earlier statement, so a poll does it before its write transaction
+        (which the history conditions must be checked in)."""
+        passed = []
+        for index in sorted(self._index.candidates(doc)):
+            evidence, reason = self.rules[index].judge_content(facts, doc)
+            if reason is None:
+                passed.append((index, evidence))
+        return Prejudged(_filter_facts(facts), tuple(passed))
 
     def explain(
         self, facts: StatementFacts, doc: AnalyzedText, history: History | None = None

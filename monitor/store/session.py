@@ -121,6 +121,36 @@ class _FileLock:
                 return False  # no flock here (some network mounts): SQLite's lock is enough
 
 
+class _WriterTurn:
+    """Which thread of this process holds SQLite's write lock, for the others to
+    stand aside while it does (see Database.stand_aside_for_writer)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._holder: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._changed:
+            nested = self._holder is not None  # the holder's own nested write
+            self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._changed:
+                    self._holder = None
+                    self._changed.notify_all()
+
+    def wait(self) -> None:
+        holder = self._holder  # read without the lock: most calls find none
+        if holder is None or holder == threading.get_ident():
+            return
+        with self._changed:
+            while self._holder is not None and self._holder != threading.get_ident():
+                self._changed.wait()
+
+
 @dataclass(frozen=True)
 class Database:
     """One engine and the two session factories built on it."""
@@ -147,6 +177,7 @@ class Database:
         default_factory=threading.RLock, init=False, repr=False, compare=False
     )
     _file_lock: _FileLock | None = field(default=None, repr=False, compare=False)
+    _turn: _WriterTurn = field(default_factory=_WriterTurn, init=False, repr=False, compare=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -158,11 +189,26 @@ class Database:
         # Past the busy timeout, go on anyway: SQLite then waits or fails as it would.
         queued = self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         try:
-            with self._file_turn(queued), self.writer() as session, session.begin():
+            with (
+                self._file_turn(queued),
+                self._turn.held(),
+                self.writer() as session,
+                session.begin(),
+            ):
                 yield session
         finally:
             if queued:
                 self._write_lock.release()
+
+    def stand_aside_for_writer(self) -> None:
+        """SQLite: wait while another thread of this process holds the write lock.
+
+        Every process waits for that one lock, so the holder's speed is everyone's;
+        yet it shares this process's interpreter lock with the poll threads busy
+        analysing posts, and each call into SQLite hands that lock to one of them for
+        a switch interval (5 ms) before the holder gets it back. Threads doing CPU
+        work call this between pieces of it. PostgreSQL: returns at once."""
+        self._turn.wait()
 
     @contextmanager
     def _file_turn(self, queued: bool) -> Iterator[None]:
@@ -177,6 +223,7 @@ class Database:
         parent's pooled connections must not be shared, nor its file lock)."""
         self.engine.dispose(close=False)
         object.__setattr__(self, "_write_lock", threading.RLock())
+        object.__setattr__(self, "_turn", _WriterTurn())
         if self._file_lock is not None:
             object.__setattr__(self, "_file_lock", _FileLock(self._file_lock.path))
 
