@@ -336,15 +336,17 @@ def poll_source(
             QuietPoll(values, _fetch_run(source.id, started_at, fetched, result, 0), claimed)
         )
     else:
-        with runtime.db.write() as session:
+
+        def write(session: Session) -> tuple[IngestResult, int, int, int]:
             # The source's row first, under the lease condition: it takes the row lock,
             # so whoever holds the lease writes and no one else meanwhile, and a lease
-            # lost updates nothing (and the whole transaction is rolled back).
+            # lost updates nothing (and all this poll wrote is rolled back).
             if not _schedule_success(session, source.id, fetched, interval, runtime, claimed):
                 raise LeaseLost(
                     f"source {source.id}: the lease ran out during the poll "
                     f"({_lease_holder(session, source.id) or 'released'}); nothing written"
                 )
+            result, deleted, matches, alerts = IngestResult(), 0, 0, 0
             if fetched.posts or windows:  # not so after a 304
                 evidence = Evidence(
                     session, source.id, fetched.responses, started_at, analyses.evidence
@@ -363,6 +365,9 @@ def poll_source(
                 matches, alerts = _match_changed(session, runtime, result, started_at, analyses)
             run = _fetch_run(source.id, started_at, fetched, result, deleted)
             session.connection().execute(_FETCH_RUNS.insert(), run)
+            return result, deleted, matches, alerts
+
+        result, deleted, matches, alerts = runtime.db.write_together(write)
     return PollReport(
         source_id=source.id,
         status="not_modified" if fetched.not_modified else "ok",

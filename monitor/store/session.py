@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 try:
     import fcntl
@@ -151,6 +151,82 @@ class _WriterTurn:
                 self._changed.wait()
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class _Job(Generic[T]):
+    work: Callable[[Session], T]
+    value: T | None = None
+    error: BaseException | None = None
+    finished: bool = False
+
+
+class _WritesTogether:
+    """Writes handed in by threads of one process, done in shared transactions.
+
+    SQLite has one writer at a time, and each transaction costs a turn on its lock
+    (this process's, the lock file's, SQLite's own), a BEGIN and a COMMIT (its WAL
+    frames, full-text segments). The thread that finds nobody writing takes every
+    write waiting and does them in one transaction, each in a savepoint of its own
+    (one that fails is undone alone, its error raised in the thread that handed it
+    in), while the others wait; whoever waits when it is done leads the next round.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._changed = threading.Condition()
+        self._waiting: list[_Job[Any]] = []
+        self._writing = False
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        job = _Job(work)
+        with self._changed:
+            self._waiting.append(job)
+        while True:
+            with self._changed:
+                while self._writing and not job.finished:
+                    self._changed.wait()
+                if job.finished:
+                    break
+                self._writing = True
+            try:
+                self._write()
+            finally:
+                with self._changed:
+                    self._writing = False
+                    self._changed.notify_all()
+        if job.error is not None:
+            raise job.error
+        return cast(T, job.value)
+
+    def _write(self) -> None:
+        batch: list[_Job[Any]] = []
+        try:
+            with self._database.write() as session:
+                # Taken once the lock is ours: what was handed in while waiting for it.
+                with self._changed:
+                    batch, self._waiting = self._waiting, []
+                for job in batch:
+                    try:
+                        with session.begin_nested():
+                            job.value = job.work(session)
+                    except Exception as exc:
+                        job.error = exc
+        except BaseException as exc:  # the transaction itself failed: every write in it
+            if not batch:  # failed before taking any: the leader's own goes with it
+                with self._changed:
+                    batch, self._waiting = self._waiting, []
+            shared = exc if isinstance(exc, Exception) else RuntimeError(f"interrupted: {exc!r}")
+            for job in batch:
+                job.value, job.error = None, shared
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for job in batch:
+                job.finished = True
+
+
 @dataclass(frozen=True)
 class Database:
     """One engine and the two session factories built on it."""
@@ -178,6 +254,10 @@ class Database:
     )
     _file_lock: _FileLock | None = field(default=None, repr=False, compare=False)
     _turn: _WriterTurn = field(default_factory=_WriterTurn, init=False, repr=False, compare=False)
+    _together: _WritesTogether = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_together", _WritesTogether(self))
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -199,6 +279,16 @@ class Database:
         finally:
             if queued:
                 self._write_lock.release()
+
+    def write_together(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a write transaction, and its result. SQLite: in one
+        shared with the writes other threads of this process hand in meanwhile,
+        in a savepoint of its own (see _WritesTogether). PostgreSQL: in its own
+        (writers there do not wait for one another)."""
+        if self.dialect != "sqlite":
+            with self.write() as session:
+                return work(session)
+        return self._together.run(work)
 
     def stand_aside_for_writer(self) -> None:
         """SQLite: wait while another thread of this process holds the write lock.
@@ -224,6 +314,7 @@ class Database:
         self.engine.dispose(close=False)
         object.__setattr__(self, "_write_lock", threading.RLock())
         object.__setattr__(self, "_turn", _WriterTurn())
+        object.__setattr__(self, "_together", _WritesTogether(self))
         if self._file_lock is not None:
             object.__setattr__(self, "_file_lock", _FileLock(self._file_lock.path))
 
