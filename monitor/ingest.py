@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.sources.base import Post, RawResponse, Window
@@ -210,6 +210,19 @@ def ingest(
     return result
 
 
+# Built once (each poll runs them in its write transaction, where building a
+# statement and its cache key costs more than running it).
+_IN_WINDOW = select(Statement.id, Statement.external_id).where(
+    Statement.source_id == bindparam("source_id"),
+    Statement.sort_key.between(bindparam("low"), bindparam("high")),
+    Statement.deleted_at.is_(None),
+)
+_KNOWN = select(Statement.external_id, Statement.content_hash, Statement.deleted_at).where(
+    Statement.source_id == bindparam("source_id"),
+    Statement.external_id.in_(bindparam("ids", expanding=True)),
+)
+
+
 def mark_deleted(
     session: Session,
     source_id: str,
@@ -222,11 +235,7 @@ def mark_deleted(
     gone: list[int] = []
     for window in windows:
         rows = session.execute(
-            select(Statement.id, Statement.external_id).where(
-                Statement.source_id == source_id,
-                Statement.sort_key.between(window.low, window.high),
-                Statement.deleted_at.is_(None),
-            )
+            _IN_WINDOW, {"source_id": source_id, "low": window.low, "high": window.high}
         )
         gone.extend(row.id for row in rows if row.external_id not in seen)
     for start in range(0, len(gone), 500):
@@ -242,10 +251,7 @@ def _known(session: Session, source_id: str, external_ids: list[str]) -> dict[st
     known: dict[str, _Known] = {}
     for start in range(0, len(external_ids), 500):
         rows = session.execute(
-            select(Statement.external_id, Statement.content_hash, Statement.deleted_at).where(
-                Statement.source_id == source_id,
-                Statement.external_id.in_(external_ids[start : start + 500]),
-            )
+            _KNOWN, {"source_id": source_id, "ids": external_ids[start : start + 500]}
         )
         known.update(
             {row.external_id: _Known(row.content_hash, row.deleted_at is not None) for row in rows}
