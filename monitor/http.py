@@ -13,6 +13,7 @@ exceptions are translated into monitor's tree here and nowhere else.
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 import threading
@@ -30,6 +31,8 @@ import httpx
 
 from monitor.errors import HTTPStatusError, ResponseTooLarge, TransportError
 from monitor.netguard import is_loopback_url, redirect_refusal
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -219,8 +222,13 @@ class HttpClient:
 
     def prepare(self) -> None:
         """Build the pool of direct requests now (once its imports and its TLS
-        context are in a process, forks of it need not load them again)."""
-        self._client(None)
+        context are in a process, forks of it need not load them again). If it
+        cannot be built (a proxy httpx cannot use), each request meets the same
+        error and it is reported as its source's failure, not raised here."""
+        try:
+            self._client(None)
+        except Exception as exc:
+            log.debug("HTTP client not prepared: %s", exc)
 
     def for_forked_process(self) -> HttpClient:
         """A client of its own for a forked process (no pool or connection shared),

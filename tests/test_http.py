@@ -322,3 +322,12 @@ def test_before_parsing_is_called_for_a_body_only(feed_server: FeedServer) -> No
         assert child.before_parsing is http.before_parsing
         child.close()
     assert calls == ["body"]
+
+
+def test_a_client_that_cannot_be_prepared_fails_each_request_instead() -> None:
+    """`run --once` prepares the client before forking its poll processes: a proxy
+    httpx cannot use must not end the run there, but fail each source's poll."""
+    with client(proxy="ftp://127.0.0.1:1") as http:
+        http.prepare()
+        with pytest.raises(ValueError, match="Unknown scheme for proxy URL"):
+            http.get("http://127.0.0.1:9/feed")

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import event, insert, select, text
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.store.models import FetchRun, SourceState
-from monitor.store.session import Database
+from monitor.store.session import Database, open_database
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -108,3 +109,58 @@ def test_a_failed_commit_fails_every_write_it_carried(db: Database) -> None:
     assert stored(db) == set()
     assert db.write_together(add_source("after")) == "after"
     assert stored(db) == {"after"}
+
+
+def test_a_full_disk_undoes_the_whole_shared_transaction_and_says_so(
+    database_url: str,
+) -> None:
+    """SQLite rolls back the whole transaction on some errors (a full disk): no write
+    of the batch may then pass for done; each thread hears the cause."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL writes each in its own transaction")
+    db = open_database(database_url)
+    with db.read() as session:
+        pages = session.execute(text("PRAGMA page_count")).scalar_one()
+
+    @event.listens_for(db.engine, "connect")
+    def small_disk(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 40}")
+
+    db.engine.dispose()
+
+    def big(session: Session) -> str:
+        session.execute(
+            insert(SourceState).values(
+                id="big", kind="rss", next_poll_at=NOW, last_error="x" * 2_000_000
+            )
+        )
+        return "big"
+
+    errors: dict[str, BaseException] = {}
+
+    def hand_in(name: str, work: Callable[[Session], object]) -> None:
+        try:
+            db.write_together(work)
+        except Exception as exc:
+            errors[name] = exc
+
+    threads = [
+        threading.Thread(target=hand_in, args=(name, work))
+        for name, work in (
+            ("small", add_source("small")),
+            ("big", big),
+            ("after", add_source("after")),
+        )
+    ]
+    with db.write():  # all three wait for the lock, then go in one transaction
+        for number, each in enumerate(threads, start=1):
+            each.start()
+            deadline = time.monotonic() + 10
+            while _waiting(db) < number and time.monotonic() < deadline:
+                time.sleep(0.005)
+    for each in threads:
+        each.join(30)
+    db.dispose()
+    assert set(errors) == {"small", "big", "after"}
+    assert all("database or disk is full" in str(error) for error in errors.values())
+    assert stored(db) == set()

@@ -25,6 +25,7 @@ except ImportError:  # Windows
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///monitor.db"
@@ -131,16 +132,18 @@ class _WriterTurn:
 
     @contextmanager
     def held(self) -> Iterator[None]:
+        me = threading.get_ident()
         with self._changed:
-            nested = self._holder is not None  # the holder's own nested write
-            self._holder = threading.get_ident()
+            nested = self._holder == me  # the holder's own nested write
+            self._holder = me
         try:
             yield
         finally:
             if not nested:
                 with self._changed:
-                    self._holder = None
-                    self._changed.notify_all()
+                    if self._holder == me:  # not taken over (past the lock's timeout)
+                        self._holder = None
+                        self._changed.notify_all()
 
     def wait(self) -> None:
         holder = self._holder  # read without the lock: most calls find none
@@ -202,6 +205,7 @@ class _WritesTogether:
 
     def _write(self) -> None:
         batch: list[_Job[Any]] = []
+        lost: Exception | None = None  # what ended the whole transaction, if a job did
         try:
             with self._database.write() as session:
                 # Taken once the lock is ours: what was handed in while waiting for it.
@@ -210,14 +214,25 @@ class _WritesTogether:
                 for job in batch:
                     try:
                         with session.begin_nested():
-                            job.value = job.work(session)
+                            try:
+                                job.value = job.work(session)
+                            except Exception as exc:
+                                job.error = exc
+                                raise
                     except Exception as exc:
-                        job.error = exc
+                        job.error = job.error or exc  # or the savepoint's own failure
+                        if not _in_transaction(session):
+                            # Some errors (disk full, I/O) make SQLite roll back the whole
+                            # transaction, the writes of the jobs before this one too.
+                            lost = _first_database_error(exc)
+                            raise
         except BaseException as exc:  # the transaction itself failed: every write in it
             if not batch:  # failed before taking any: the leader's own goes with it
                 with self._changed:
                     batch, self._waiting = self._waiting, []
-            shared = exc if isinstance(exc, Exception) else RuntimeError(f"interrupted: {exc!r}")
+            shared = lost or exc
+            if not isinstance(shared, Exception):
+                shared = RuntimeError(f"interrupted: {exc!r}")
             for job in batch:
                 job.value, job.error = None, shared
             if not isinstance(exc, Exception):
@@ -225,6 +240,24 @@ class _WritesTogether:
         finally:
             for job in batch:
                 job.finished = True
+
+
+def _first_database_error(error: Exception) -> Exception:
+    """The database error a chain of them began with: after SQLite has undone a
+    transaction, undoing a savepoint of it fails too ("no such savepoint"), and that
+    one would be raised in place of the cause (a full disk)."""
+    while isinstance(error.__context__, DBAPIError) and isinstance(error, DBAPIError):
+        error = error.__context__
+    return error
+
+
+def _in_transaction(session: Session) -> bool:
+    """Whether SQLite still has the session's transaction open."""
+    try:
+        driver = session.connection().connection.driver_connection
+        return bool(getattr(driver, "in_transaction", True))
+    except Exception:
+        return False
 
 
 @dataclass(frozen=True)
