@@ -20,6 +20,7 @@ from monitor.daemon import poll_in_processes, poll_process_count
 from monitor.demo.server import FeedServer, WebhookReceiver
 from monitor.pipeline import Runtime, claim_sources
 from monitor.store.models import SourceState
+from monitor.store.migrate import upgrade
 from monitor.store.session import Database, open_database
 from tests.helpers import (
     GAZETTEER,
@@ -196,3 +197,29 @@ def test_threads_stand_aside_while_another_holds_the_write_lock(db: Database) ->
         thread.join(10)
     expected = ["committed", "analysed"] if db.dialect == "sqlite" else ["analysed", "committed"]
     assert waited == expected
+
+
+def test_standing_aside_is_bounded(tmp_path: Path) -> None:
+    """A writer that keeps the lock (or writers one after another) holds the others
+    up for two seconds at most each time."""
+    db = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(db)
+    in_transaction, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.write():
+            in_transaction.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert in_transaction.wait(10)
+        started = time.monotonic()
+        db.stand_aside_for_writer()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(10)
+        db.dispose()
+    assert 1.5 < waited < 5

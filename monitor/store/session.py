@@ -145,13 +145,19 @@ class _WriterTurn:
                         self._holder = None
                         self._changed.notify_all()
 
-    def wait(self) -> None:
+    def wait(self, longest: float = 2.0) -> None:
+        """Until no other thread of this process holds the lock, or ``longest``
+        seconds (writers one after another must not hold up the others' work)."""
         holder = self._holder  # read without the lock: most calls find none
         if holder is None or holder == threading.get_ident():
             return
+        deadline = time.monotonic() + longest
         with self._changed:
             while self._holder is not None and self._holder != threading.get_ident():
-                self._changed.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._changed.wait(left)
 
 
 T = TypeVar("T")
