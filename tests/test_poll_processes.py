@@ -19,8 +19,8 @@ from monitor import daemon
 from monitor.daemon import poll_in_processes, poll_process_count
 from monitor.demo.server import FeedServer, WebhookReceiver
 from monitor.pipeline import Runtime, claim_sources
-from monitor.store.models import SourceState
 from monitor.store.migrate import upgrade
+from monitor.store.models import SourceState
 from monitor.store.session import Database, open_database
 from tests.helpers import (
     GAZETTEER,
