@@ -26,7 +26,15 @@ from monitor.store import search as search_module
 from monitor.store.migrate import upgrade
 from monitor.store.models import Match, SourceState, Statement
 from monitor.store.queries import ItemFilters
-from monitor.store.search import AllOf, AnyOf, Word, prefilter, search, search_text
+from monitor.store.search import (
+    AllOf,
+    AnyOf,
+    Word,
+    prefilter,
+    search,
+    search_text,
+    searchable,
+)
 from monitor.store.session import Database, open_database
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import GAZETTEER
@@ -426,3 +434,18 @@ def test_search_text_from_the_analysis_tokens_is_the_same(text: str, title: str 
 
     tokens = analyze(text).tokens
     assert search_text(text, title, tokens) == search_text(text, title)
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "expected"),
+    [
+        ("بيان المقاومة: نعلن الحرب", "بيان المقاومة", "بيان المقاومة: نعلن الحرب"),  # as written
+        ("إعلان الحرب على الاحتلال", "اعلان الحرب...", "إعلان الحرب على الاحتلال"),  # once folded
+        ("نص البيان", "عنوان آخر", "نص البيان\n\nعنوان آخر"),  # not in the text
+        ("نص البيان", None, "نص البيان"),
+    ],
+)
+def test_the_title_is_searched_when_the_text_does_not_carry_it(
+    text: str, title: str | None, expected: str
+) -> None:
+    assert searchable(text, title) == expected
