@@ -4,8 +4,10 @@ SQLite runs in WAL mode with foreign keys on. Writers open their transaction
 with ``BEGIN IMMEDIATE`` so two processes writing at once queue on the
 database lock (busy timeout) instead of failing half-way with "database is
 locked" when a read transaction tries to upgrade to a write. Within one
-process, writers queue on a lock of their own first (see Database.write), and
-the pool keeps a connection for every thread (see SQLITE_POOL_SIZE).
+process, writers queue on a lock of their own first (see Database.write), the
+polls' writes share transactions (Database.write_together), threads doing CPU
+work stand aside while one writes (Database.stand_aside_for_writer), and the
+pool keeps a connection for every thread (see SQLITE_POOL_SIZE).
 """
 
 from __future__ import annotations
