@@ -65,8 +65,29 @@ def test_many_threads_write_together_and_a_failure_is_undone_alone(db: Database)
         assert len(commits) < len(names)
 
 
-def _waiting(db: Database) -> int:
-    return len(db._together._waiting)
+def hand_in_together(
+    db: Database, jobs: dict[str, Callable[[Session], object]]
+) -> dict[str, Exception]:
+    """Each job from a thread of its own, all handed in while this thread holds the
+    write lock (so they go in one transaction once it lets go); each one's error."""
+    errors: dict[str, Exception] = {}
+
+    def hand_in(name: str, work: Callable[[Session], object]) -> None:
+        try:
+            db.write_together(work)
+        except Exception as exc:
+            errors[name] = exc
+
+    threads = [threading.Thread(target=hand_in, args=job) for job in jobs.items()]
+    with db.write():
+        for number, thread in enumerate(threads, start=1):
+            thread.start()
+            deadline = time.monotonic() + 10  # until it waits in the queue
+            while len(db._together._waiting) < number and time.monotonic() < deadline:
+                time.sleep(0.005)
+    for thread in threads:
+        thread.join(30)
+    return errors
 
 
 def test_a_failed_commit_fails_every_write_it_carried(db: Database) -> None:
@@ -84,26 +105,7 @@ def test_a_failed_commit_fails_every_write_it_carried(db: Database) -> None:
             )
         )
 
-    errors: dict[str, BaseException] = {}
-
-    def hand_in(name: str, work: Callable[[Session], object]) -> None:
-        try:
-            db.write_together(work)
-        except Exception as exc:
-            errors[name] = exc
-
-    threads = [
-        threading.Thread(target=hand_in, args=("dangling", dangling)),
-        threading.Thread(target=hand_in, args=("good", add_source("good"))),
-    ]
-    with db.write():  # the lock is held: both wait for it, together
-        for each in threads:
-            each.start()
-            deadline = time.monotonic() + 10
-            while _waiting(db) < threads.index(each) + 1 and time.monotonic() < deadline:
-                time.sleep(0.005)
-    for each in threads:
-        each.join(30)
+    errors = hand_in_together(db, {"dangling": dangling, "good": add_source("good")})
     assert set(errors) == {"dangling", "good"}
     assert isinstance(errors["good"], IntegrityError)
     assert stored(db) == set()
@@ -136,30 +138,8 @@ def test_a_full_disk_undoes_the_whole_shared_transaction_and_says_so(
         )
         return "big"
 
-    errors: dict[str, BaseException] = {}
-
-    def hand_in(name: str, work: Callable[[Session], object]) -> None:
-        try:
-            db.write_together(work)
-        except Exception as exc:
-            errors[name] = exc
-
-    threads = [
-        threading.Thread(target=hand_in, args=(name, work))
-        for name, work in (
-            ("small", add_source("small")),
-            ("big", big),
-            ("after", add_source("after")),
-        )
-    ]
-    with db.write():  # all three wait for the lock, then go in one transaction
-        for number, each in enumerate(threads, start=1):
-            each.start()
-            deadline = time.monotonic() + 10
-            while _waiting(db) < number and time.monotonic() < deadline:
-                time.sleep(0.005)
-    for each in threads:
-        each.join(30)
+    jobs = {"small": add_source("small"), "big": big, "after": add_source("after")}
+    errors = hand_in_together(db, jobs)
     db.dispose()
     assert set(errors) == {"small", "big", "after"}
     assert all("database or disk is full" in str(error) for error in errors.values())
