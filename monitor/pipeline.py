@@ -324,7 +324,8 @@ def poll_source(
         return record_failure(runtime, source, started_at, clock, exc, claimed=claimed)
     # Analysis is the costly part of a poll: done before the write transaction, so
     # the database is locked (SQLite: all of it) only for the writes themselves.
-    analyses = _analyze_changed(runtime, source, fetched)
+    attribution = attribution_of(runtime.config, source)
+    analyses = _analyze_changed(runtime, source, attribution, fetched)
     interval = jittered(runtime.config.interval_of(source), runtime.config.settings)
     windows = fetched.windows if source.detect_deletions else ()
     result, deleted, matches, alerts = IngestResult(), 0, 0, 0
@@ -351,7 +352,6 @@ def poll_source(
                 evidence = Evidence(
                     session, source.id, fetched.responses, started_at, analyses.evidence
                 )
-                attribution = attribution_of(runtime.config, source)
                 result = ingest(
                     session,
                     attribution,
@@ -419,7 +419,9 @@ def _analysis_columns(analysis: Analysis, language: str | None) -> dict[str, Any
     }
 
 
-def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> Analyses:
+def _analyze_changed(
+    runtime: Runtime, source: Source, attribution: Attribution, fetched: FetchResult
+) -> Analyses:
     """Analyze each post that is new or changed since it was stored, and compress the
     bodies they came from: CPU work done before the write transaction, so the database
     is locked (SQLite: all of it, for every process) only for the writes themselves."""
@@ -427,7 +429,6 @@ def _analyze_changed(runtime: Runtime, source: Source, fetched: FetchResult) -> 
     posts, responses = fetched.posts, fetched.responses
     if not posts:
         return analyses
-    attribution = attribution_of(runtime.config, source)
     ids = [storable_id(post.external_id) for post in posts]
     with runtime.db.read() as session:
         known = known_hashes(session, source.id, ids)

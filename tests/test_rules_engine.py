@@ -95,7 +95,9 @@ def feed(db: Database, source: str, leader: str, *posts: Post) -> None:
     assert attribution.leader_id == leader
     analyses = None
     if PREJUDGE:
-        analyses = _analyze_changed(runtime, configured, FetchResult(posts=list(posts)))
+        analyses = _analyze_changed(
+            runtime, configured, attribution, FetchResult(posts=list(posts))
+        )
         assert len(analyses.prejudged) == len(posts)
     with db.write() as session:
         result = ingest(session, attribution, list(posts), T0 + timedelta(days=1))
