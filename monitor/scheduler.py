@@ -88,6 +88,13 @@ class Daemon:
         self.delivery = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliver")
         self.chores = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db")
         self.in_flight: dict[str, asyncio.Future[PollReport]] = {}
+        # A claim under way (a tick's or a refill's): one at a time, or two could both
+        # count the same free slots and claim more sources than there are slots.
+        self._claiming: asyncio.Task[None] | None = None
+        # The last claim left due sources for want of slots: finished polls claim
+        # them (see _refill), not the next tick, so a replica's polls per second are
+        # bounded by how fast they run, not by max_concurrent_polls per tick.
+        self._more_due = False
         self.per_host: Counter[str] = Counter()
         self.stop_requested = threading.Event()  # also read by delivery threads
         self._stopping: asyncio.Event | None = None
@@ -171,37 +178,69 @@ class Daemon:
     async def tick(self) -> None:
         """Claim due sources for the free poll slots and start their polls."""
         self.health.ticked()
-        if self.stop_requested.is_set():
-            return
+        if self._claiming is not None:
+            return  # a refill is claiming: the next tick looks again
+        self._claiming = asyncio.current_task()
         try:
-            claimed = await self._in_thread(self.chores, self._claim)
-        except Exception as exc:
-            log.error("tick: could not claim sources (retrying next tick): %s", _oneline(exc))
-            return
-        if self.stop_requested.is_set():
-            return  # stopping meanwhile: _shut_down releases what was just claimed
-        for source, fetch_state in claimed:
-            self._start_poll(source, fetch_state)
-        if self.heartbeat is not None:
+            reached_database = await self._claim_and_start("tick")
+        finally:
+            self._claiming = None
+        if reached_database and self.heartbeat is not None:
             try:
                 self.heartbeat.touch()
             except OSError as exc:
                 log.error("heartbeat file %s: %s", self.heartbeat, exc)
 
-    def _claim(self) -> list[tuple[Source, FetchState]]:
+    async def _claim_and_start(self, by: str) -> bool:
+        """Whether the claim reached the database (not when stopping or failing)."""
+        if self.stop_requested.is_set():
+            return False
+        try:
+            claimed, self._more_due = await self._in_thread(self.chores, self._claim)
+        except Exception as exc:
+            log.error("%s: could not claim sources (retrying next tick): %s", by, _oneline(exc))
+            return False
+        if self.stop_requested.is_set():
+            return False  # stopping meanwhile: _shut_down releases what was just claimed
+        for source, fetch_state in claimed:
+            self._start_poll(source, fetch_state)
+        return True
+
+    def _refill(self) -> None:
+        """After a poll ends: when sources were left due and at least half the slots
+        are free again, claim now rather than at the next tick (claims are batched:
+        one query for many slots, not one per finished poll)."""
+        free = self.slots - len(self.in_flight)
+        if (
+            not self._more_due
+            or self._claiming is not None
+            or self.stop_requested.is_set()
+            or free < max(1, self.slots // 2)
+        ):
+            return
+        self._claiming = asyncio.get_running_loop().create_task(self._refill_now())
+
+    async def _refill_now(self) -> None:
+        try:
+            await self._claim_and_start("refill")
+        finally:
+            self._claiming = None
+
+    def _claim(self) -> tuple[list[tuple[Source, FetchState]], bool]:
+        """The sources claimed, and whether due ones were left for want of slots."""
         with self._claim_lock:
             if self.stop_requested.is_set():
-                return []
+                return [], False
             return self._claim_due()
 
-    def _claim_due(self) -> list[tuple[Source, FetchState]]:
+    def _claim_due(self) -> tuple[list[tuple[Source, FetchState]], bool]:
         settings = self.config.settings
         free = self.slots - len(self.in_flight)
         if free <= 0:
-            return []
+            return [], True  # every slot busy: whether any source is due is not known
         enabled = {s.id: s for s in self.config.enabled_sources() if s.id not in self.in_flight}
         if not enabled:
-            return []
+            return [], False
         now = utcnow()
         with self.db.read() as session:
             due = list(
@@ -229,7 +268,8 @@ class Daemon:
         claimed = claim_sources(
             self.db, self.runtime.owner, wanted, due_only=True, lease=settings.poll_lease
         )
-        return [(enabled[source_id], fetch_state) for source_id, fetch_state in claimed.items()]
+        polls = [(enabled[source_id], fetch_state) for source_id, fetch_state in claimed.items()]
+        return polls, len(due) > len(wanted)
 
     def _start_poll(self, source: Source, fetch_state: FetchState) -> None:
         runtime = self.runtime  # a reload swaps it; this poll keeps the one it began with
@@ -253,6 +293,7 @@ class Daemon:
             self.metrics.in_flight.dec()
             if not finished.cancelled() and finished.exception() is None:
                 self.metrics.record_poll(finished.result())
+            self._refill()
 
         future.add_done_callback(done)
 
@@ -387,6 +428,8 @@ class Daemon:
     async def _shut_down(self) -> None:
         grace = self.config.settings.shutdown_grace.total_seconds()
         pending: list[asyncio.Future[Any]] = list(self.in_flight.values())
+        if self._claiming is not None:
+            pending.append(self._claiming)  # what it claims, the release below frees
         if self._delivering is not None and not self._delivering.done():
             pending.append(self._delivering)
         if pending:

@@ -3,6 +3,7 @@ secrets, the hard poll deadline and the per-host limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from monitor.config import load_config_text
 from monitor.daemon import build_http_client
@@ -24,6 +26,7 @@ from monitor.ops.health import HealthState
 from monitor.ops.logs import RedactSecrets, secrets_of
 from monitor.ops.metrics import Metrics
 from monitor.scheduler import Daemon
+from monitor.store.models import SourceState
 from monitor.store.session import Database
 from tests.helpers import GAZETTEER, free_port, rss_feed, rss_item
 
@@ -244,11 +247,56 @@ def test_claims_respect_the_per_host_and_overall_limits(db: Database, tmp_path: 
     from monitor.pipeline import sync_sources
 
     sync_sources(db, config)
-    claimed = [source.id for source, _ in daemon._claim()]
+    polls, more_due = daemon._claim()
+    claimed = [source.id for source, _ in polls]
     hosts = sorted("busy" if sid.startswith("busy") else "other" for sid in claimed)
     # Three slots: two to the busy host (its limit), the third to the other host.
     assert hosts == ["busy", "busy", "other"]
+    assert more_due  # five sources are left due
     daemon.runtime.http.close()
+
+
+def test_finished_polls_claim_the_sources_left_due_without_waiting_for_a_tick(
+    db: Database, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots and ten due sources: the first tick claims two; every later claim
+    is a refill as polls finish. With the tick an hour apart, the ten are polled
+    only if finished polls claim the rest (before, a daemon polled at most
+    max_concurrent_polls sources a tick, however fast its polls ran)."""
+    monkeypatch.setattr("monitor.scheduler.TICK_SECONDS", 3600.0)
+    paths = [f"/r{n}.rss" for n in range(10)]
+    for path in paths:
+        feed_server.serve(path, rss_feed(rss_item(path, "بيان", "بيان عن الوضع")))
+    sources = "".join(
+        _source(f"r{n}", feed_server.url(path)) + "    interval: 1h\n"
+        for n, path in enumerate(paths)
+    )
+    config = load_config_text(
+        _config_text(sources, "  max_concurrent_polls: 2\n  per_host_connections: 2\n"),
+        "t.yaml",
+    )
+    daemon = Daemon(config, db)
+
+    async def run_until_all_polled() -> None:
+        running = asyncio.create_task(daemon.run())
+        deadline = time.monotonic() + 30
+        while not all(feed_server.requests[path] for path in paths):
+            assert not running.done(), "the daemon stopped by itself"
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        daemon.request_stop()
+        await asyncio.wait_for(running, 30)
+
+    asyncio.run(run_until_all_polled())
+    unpolled = [path for path in paths if not feed_server.requests[path]]
+    assert not unpolled, f"left due after the first tick's two polls: {unpolled}"
+    assert max(feed_server.requests[path] for path in paths) == 1  # hourly: once each
+    with db.read() as session:
+        leases = session.scalars(
+            select(SourceState.id).where(SourceState.lease_owner.is_not(None))
+        ).all()
+    assert not leases  # stopped cleanly: every lease released
 
 
 def test_secrets_of_the_config_are_masked_in_log_records() -> None:
