@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,11 +90,11 @@ class Daemon:
         self.in_flight: dict[str, asyncio.Future[PollReport]] = {}
         # A claim under way (a tick's or a refill's): one at a time, or two could both
         # count the same free slots and claim more sources than there are slots.
-        self._claiming: asyncio.Task[None] | None = None
-        # The last claim left due sources for want of slots: finished polls claim
-        # them (see _refill), not the next tick, so a replica's polls per second are
-        # bounded by how fast they run, not by max_concurrent_polls per tick.
-        self._more_due = False
+        self._claiming: asyncio.Future[Any] | None = None
+        # What the last claim left due (see _refill): finished polls claim those,
+        # not the next tick, so a replica polls as many sources a second as its
+        # polls allow, not max_concurrent_polls (or per_host_connections) a tick.
+        self._left_due = LeftDue()
         self.per_host: Counter[str] = Counter()
         self.stop_requested = threading.Event()  # also read by delivery threads
         self._stopping: asyncio.Event | None = None
@@ -185,6 +185,7 @@ class Daemon:
             reached_database = await self._claim_and_start("tick")
         finally:
             self._claiming = None
+        self._refill()  # polls that ended during the claim
         if reached_database and self.heartbeat is not None:
             try:
                 self.heartbeat.touch()
@@ -196,8 +197,9 @@ class Daemon:
         if self.stop_requested.is_set():
             return False
         try:
-            claimed, self._more_due = await self._in_thread(self.chores, self._claim)
+            claimed, self._left_due = await self._in_thread(self.chores, self._claim)
         except Exception as exc:
+            self._left_due = LeftDue()  # the database is failing: ticks retry, not polls
             log.error("%s: could not claim sources (retrying next tick): %s", by, _oneline(exc))
             return False
         if self.stop_requested.is_set():
@@ -207,40 +209,42 @@ class Daemon:
         return True
 
     def _refill(self) -> None:
-        """After a poll ends: when sources were left due and at least half the slots
-        are free again, claim now rather than at the next tick (claims are batched:
-        one query for many slots, not one per finished poll)."""
-        free = self.slots - len(self.in_flight)
-        if (
-            not self._more_due
-            or self._claiming is not None
-            or self.stop_requested.is_set()
-            or free < max(1, self.slots // 2)
-        ):
+        """Claim now, not at the next tick, when the last claim left sources due and
+        what held them back has eased: half the slots are free again (claims are
+        batched, one query for many slots, not one per finished poll), or a host
+        that was at its per_host_connections has a poll fewer."""
+        if self._claiming is not None or self.stop_requested.is_set():
             return
-        self._claiming = asyncio.get_running_loop().create_task(self._refill_now())
+        free = self.slots - len(self.in_flight)
+        per_host_limit = self.config.settings.per_host_connections
+        if free > 0 and (
+            (self._left_due.for_slots and free >= max(1, self.slots // 2))
+            or any(self.per_host[host] < per_host_limit for host in self._left_due.for_hosts)
+        ):
+            self._claiming = asyncio.ensure_future(self._refill_now())
 
     async def _refill_now(self) -> None:
         try:
             await self._claim_and_start("refill")
         finally:
             self._claiming = None
+        self._refill()
 
-    def _claim(self) -> tuple[list[tuple[Source, FetchState]], bool]:
-        """The sources claimed, and whether due ones were left for want of slots."""
+    def _claim(self) -> tuple[list[tuple[Source, FetchState]], LeftDue]:
         with self._claim_lock:
             if self.stop_requested.is_set():
-                return [], False
+                return [], LeftDue()
             return self._claim_due()
 
-    def _claim_due(self) -> tuple[list[tuple[Source, FetchState]], bool]:
+    def _claim_due(self) -> tuple[list[tuple[Source, FetchState]], LeftDue]:
+        """The sources claimed, and why due ones were left."""
         settings = self.config.settings
         free = self.slots - len(self.in_flight)
         if free <= 0:
-            return [], True  # every slot busy: whether any source is due is not known
+            return [], LeftDue(for_slots=True)  # whether any is due is not known: look
         enabled = {s.id: s for s in self.config.enabled_sources() if s.id not in self.in_flight}
         if not enabled:
-            return [], False
+            return [], LeftDue()
         now = utcnow()
         with self.db.read() as session:
             due = list(
@@ -257,19 +261,25 @@ class Daemon:
             )
         # Per host: a host with its share of polls running waits; the others go on.
         room = Counter(self.per_host)
-        wanted = []
+        wanted: list[str] = []
+        crowded: set[str] = set()
         for source_id in due:
+            if len(wanted) == free:
+                left_due = LeftDue(for_slots=True, for_hosts=frozenset(crowded))
+                break
             host = host_of(enabled[source_id])
             if room[host] < settings.per_host_connections:
                 room[host] += 1
                 wanted.append(source_id)
-            if len(wanted) == free:
-                break
+            else:
+                crowded.add(host)
+        else:
+            left_due = LeftDue(for_hosts=frozenset(crowded))
         claimed = claim_sources(
             self.db, self.runtime.owner, wanted, due_only=True, lease=settings.poll_lease
         )
         polls = [(enabled[source_id], fetch_state) for source_id, fetch_state in claimed.items()]
-        return polls, len(due) > len(wanted)
+        return polls, left_due
 
     def _start_poll(self, source: Source, fetch_state: FetchState) -> None:
         runtime = self.runtime  # a reload swaps it; this poll keeps the one it began with
@@ -484,6 +494,15 @@ class Daemon:
     def _ping_database(self) -> None:
         with self.db.read() as session:
             session.execute(text("SELECT 1"))
+
+
+@dataclass(frozen=True, slots=True)
+class LeftDue:
+    """Why a claim left due sources unclaimed: every slot taken, or hosts at their
+    per_host_connections (a finished poll on one of those makes room)."""
+
+    for_slots: bool = False
+    for_hosts: frozenset[str] = frozenset()
 
 
 def _oneline(error: BaseException) -> str:

@@ -247,22 +247,33 @@ def test_claims_respect_the_per_host_and_overall_limits(db: Database, tmp_path: 
     from monitor.pipeline import sync_sources
 
     sync_sources(db, config)
-    polls, more_due = daemon._claim()
+    polls, left_due = daemon._claim()
     claimed = [source.id for source, _ in polls]
     hosts = sorted("busy" if sid.startswith("busy") else "other" for sid in claimed)
     # Three slots: two to the busy host (its limit), the third to the other host.
     assert hosts == ["busy", "busy", "other"]
-    assert more_due  # five sources are left due
+    # Five left due: three for the slots, and the busy host is at its limit.
+    assert left_due.for_slots and left_due.for_hosts == {"127.0.0.1"}
     daemon.runtime.http.close()
 
 
+@pytest.mark.parametrize(
+    ("slots", "per_host"),
+    [(2, 2), (4, 1)],
+    ids=["held-back-by-the-slots", "held-back-by-the-per-host-limit"],
+)
 def test_finished_polls_claim_the_sources_left_due_without_waiting_for_a_tick(
-    db: Database, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    slots: int,
+    per_host: int,
 ) -> None:
-    """Two slots and ten due sources: the first tick claims two; every later claim
-    is a refill as polls finish. With the tick an hour apart, the ten are polled
-    only if finished polls claim the rest (before, a daemon polled at most
-    max_concurrent_polls sources a tick, however fast its polls ran)."""
+    """Ten due sources on one host, and room for two polls (or one on that host):
+    the first tick claims that many; every later claim is a refill as polls finish.
+    With the tick an hour apart, the ten are polled only if finished polls claim
+    the rest (before, a daemon polled at most max_concurrent_polls sources, or
+    per_host_connections of one host, a tick, however fast its polls ran)."""
     monkeypatch.setattr("monitor.scheduler.TICK_SECONDS", 3600.0)
     paths = [f"/r{n}.rss" for n in range(10)]
     for path in paths:
@@ -272,7 +283,9 @@ def test_finished_polls_claim_the_sources_left_due_without_waiting_for_a_tick(
         for n, path in enumerate(paths)
     )
     config = load_config_text(
-        _config_text(sources, "  max_concurrent_polls: 2\n  per_host_connections: 2\n"),
+        _config_text(
+            sources, f"  max_concurrent_polls: {slots}\n  per_host_connections: {per_host}\n"
+        ),
         "t.yaml",
     )
     daemon = Daemon(config, db)
@@ -290,7 +303,7 @@ def test_finished_polls_claim_the_sources_left_due_without_waiting_for_a_tick(
 
     asyncio.run(run_until_all_polled())
     unpolled = [path for path in paths if not feed_server.requests[path]]
-    assert not unpolled, f"left due after the first tick's two polls: {unpolled}"
+    assert not unpolled, f"left due after the first tick's claim: {unpolled}"
     assert max(feed_server.requests[path] for path in paths) == 1  # hourly: once each
     with db.read() as session:
         leases = session.scalars(
