@@ -210,16 +210,19 @@ class Daemon:
 
     def _refill(self) -> None:
         """Claim now, not at the next tick, when the last claim left sources due and
-        what held them back has eased: half the slots are free again (claims are
-        batched, one query for many slots, not one per finished poll), or a host
-        that was at its per_host_connections has a poll fewer."""
+        what held them back has eased: half the slots are free again, or half the
+        connections of a host that was at its per_host_connections (claims are
+        batched: one query for several polls, not one per finished poll)."""
         if self._claiming is not None or self.stop_requested.is_set():
             return
         free = self.slots - len(self.in_flight)
-        per_host_limit = self.config.settings.per_host_connections
+        per_host = self.config.settings.per_host_connections
         if free > 0 and (
-            (self._left_due.for_slots and free >= max(1, self.slots // 2))
-            or any(self.per_host[host] < per_host_limit for host in self._left_due.for_hosts)
+            (self._left_due.for_slots and free >= half(self.slots))
+            or any(
+                per_host - self.per_host[host] >= half(per_host)
+                for host in self._left_due.for_hosts
+            )
         ):
             self._claiming = asyncio.ensure_future(self._refill_now())
 
@@ -494,6 +497,10 @@ class Daemon:
     def _ping_database(self) -> None:
         with self.db.read() as session:
             session.execute(text("SELECT 1"))
+
+
+def half(count: int) -> int:
+    return max(1, count // 2)
 
 
 @dataclass(frozen=True, slots=True)
