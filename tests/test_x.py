@@ -689,8 +689,8 @@ def test_poll_keeps_edits_as_versions_and_finds_deletions_on_recheck(
     leader: akram-kaabi
 """,
         RULES,
-        # The tweets are of 2026-11-20 (the adapter's clock is fixed there): alerted
-        # whatever day the test runs, not held back as backlog older than two days.
+        # The tweets are of 2026-11-20 and the pipeline's clock is the real one: alerted
+        # (until 2036) whatever day the test runs, not held back as backlog.
         settings_yaml="  alert_max_age: 3650d\n",
     )
     runtime = runtime_for(config, db)
