@@ -9,11 +9,12 @@ its ticks, claims with leases, thread pool and per-host limit) runs in this
 process until the server has answered every source, then stops. Each poll is
 cheap (a tiny feed, nothing to match), so the figure is the rate at which the
 daemon claims and starts polls, not the speed of parsing (bench/poll.py measures
-that). Two cases:
+that). Every source is on the one local server; two cases, by what holds the
+polls back:
 
-- many hosts: only ``max_concurrent_polls`` (16) holds the polls back;
-- one host: ``per_host_connections`` (4, the default) holds them back, as it
-  does for Telegram channels, which are all on t.me.
+- slots: ``max_concurrent_polls`` (16), with ``per_host_connections`` as high;
+- per host: ``per_host_connections`` (4, the default), as it does for Telegram
+  channels, which are all on t.me.
 
 Before polls that end claimed the sources left due, a daemon started at most
 16 polls (or 4 of one host) a tick, one tick a second. Each line says whether
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from poll import monitor_database  # bench/poll.py: a fresh database
 
 SLOTS = 16
-CASES = [("many hosts", SLOTS), ("one host", 4)]
+CASES = [("slots", SLOTS), ("per host", 4)]
 FEED = (
     '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
     "<link>http://127.0.0.1/</link><description>d</description><item><guid>{n}</guid>"
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sources must be at least 1")
     logging.disable(logging.CRITICAL)  # one line per poll would be the figure measured
     print(f"{args.sources} due sources, {SLOTS} poll slots, one daemon")
-    print(f"{'case':<12} {'per host':>8} {'seconds':>8} {'polls/s':>8} {'claims':>7}  check")
+    print(f"{'held by':<12} {'per host':>8} {'seconds':>8} {'polls/s':>8} {'claims':>7}  check")
     failed = False
     for name, per_host in CASES:
         with (

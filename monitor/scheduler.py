@@ -95,6 +95,7 @@ class Daemon:
         # not the next tick, so a replica polls as many sources a second as its
         # polls allow, not max_concurrent_polls (or per_host_connections) a tick.
         self._left_due = LeftDue()
+        self._reached_database = False  # a claim did since the heartbeat was last touched
         self.per_host: Counter[str] = Counter()
         self.stop_requested = threading.Event()  # also read by delivery threads
         self._stopping: asyncio.Event | None = None
@@ -178,35 +179,39 @@ class Daemon:
     async def tick(self) -> None:
         """Claim due sources for the free poll slots and start their polls."""
         self.health.ticked()
-        if self._claiming is not None:
-            return  # a refill is claiming: the next tick looks again
-        self._claiming = asyncio.current_task()
-        try:
-            reached_database = await self._claim_and_start("tick")
-        finally:
-            self._claiming = None
-        self._refill()  # polls that ended during the claim
-        if reached_database and self.heartbeat is not None:
+        if self._claiming is None:  # else a refill is claiming: the next tick looks again
+            self._claiming = asyncio.current_task()
+            try:
+                started = await self._claim_and_start("tick")
+            finally:
+                self._claiming = None
+            if started:
+                self._refill()  # polls that ended during the claim
+        # A claim of this tick's or of a refill's since the last tick: touched while a
+        # backlog keeps refills claiming, as long as they reach the database.
+        if self._reached_database and self.heartbeat is not None:
+            self._reached_database = False
             try:
                 self.heartbeat.touch()
             except OSError as exc:
                 log.error("heartbeat file %s: %s", self.heartbeat, exc)
 
-    async def _claim_and_start(self, by: str) -> bool:
-        """Whether the claim reached the database (not when stopping or failing)."""
+    async def _claim_and_start(self, by: str) -> int:
+        """The number of polls started."""
         if self.stop_requested.is_set():
-            return False
+            return 0
         try:
             claimed, self._left_due = await self._in_thread(self.chores, self._claim)
         except Exception as exc:
             self._left_due = LeftDue()  # the database is failing: ticks retry, not polls
             log.error("%s: could not claim sources (retrying next tick): %s", by, _oneline(exc))
-            return False
+            return 0
         if self.stop_requested.is_set():
-            return False  # stopping meanwhile: _shut_down releases what was just claimed
+            return 0  # stopping meanwhile: _shut_down releases what was just claimed
+        self._reached_database = True
         for source, fetch_state in claimed:
             self._start_poll(source, fetch_state)
-        return True
+        return len(claimed)
 
     def _refill(self) -> None:
         """Claim now, not at the next tick, when the last claim left sources due and
@@ -228,10 +233,13 @@ class Daemon:
 
     async def _refill_now(self) -> None:
         try:
-            await self._claim_and_start("refill")
+            started = await self._claim_and_start("refill")
         finally:
             self._claiming = None
-        self._refill()
+        # Only after progress: a claim that got nothing (the due rows locked by another
+        # transaction, SKIP LOCKED) leaves the rest to the next tick or finished poll.
+        if started:
+            self._refill()
 
     def _claim(self) -> tuple[list[tuple[Source, FetchState]], LeftDue]:
         with self._claim_lock:
@@ -244,9 +252,11 @@ class Daemon:
         settings = self.config.settings
         free = self.slots - len(self.in_flight)
         if free <= 0:
+            self._ping_database()  # the heartbeat says the database answers: it must
             return [], LeftDue(for_slots=True)  # whether any is due is not known: look
         enabled = {s.id: s for s in self.config.enabled_sources() if s.id not in self.in_flight}
         if not enabled:
+            self._ping_database()
             return [], LeftDue()
         now = utcnow()
         with self.db.read() as session:
@@ -439,6 +449,8 @@ class Daemon:
     # ---- stopping ------------------------------------------------------------
 
     async def _shut_down(self) -> None:
+        # Also when run() was cancelled rather than asked to stop: no claim starts now.
+        self.stop_requested.set()
         grace = self.config.settings.shutdown_grace.total_seconds()
         pending: list[asyncio.Future[Any]] = list(self.in_flight.values())
         if self._claiming is not None:

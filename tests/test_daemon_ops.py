@@ -16,16 +16,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from monitor.config import load_config_text
+from monitor.config import Source, load_config_text
 from monitor.daemon import build_http_client
 from monitor.demo.server import FeedServer
 from monitor.errors import TransportError
 from monitor.ops.health import HealthState
 from monitor.ops.logs import RedactSecrets, secrets_of
 from monitor.ops.metrics import Metrics
-from monitor.scheduler import Daemon
+from monitor.pipeline import sync_sources
+from monitor.scheduler import Daemon, LeftDue
+from monitor.sources.base import FetchState
 from monitor.store.models import SourceState
 from monitor.store.session import Database
 from tests.helpers import GAZETTEER, free_port, rss_feed, rss_item
@@ -244,7 +246,6 @@ def test_claims_respect_the_per_host_and_overall_limits(db: Database, tmp_path: 
         "t.yaml",
     )
     daemon = Daemon(config, db)
-    from monitor.pipeline import sync_sources
 
     sync_sources(db, config)
     polls, left_due = daemon._claim()
@@ -289,27 +290,83 @@ def test_finished_polls_claim_the_sources_left_due_without_waiting_for_a_tick(
         "t.yaml",
     )
     daemon = Daemon(config, db)
+    peak_polls, peak_on_host = 0, 0
+    start_poll = daemon._start_poll
 
-    async def run_until_all_polled() -> None:
-        running = asyncio.create_task(daemon.run())
-        deadline = time.monotonic() + 30
-        while not all(feed_server.requests[path] for path in paths):
-            assert not running.done(), "the daemon stopped by itself"
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        daemon.request_stop()
-        await asyncio.wait_for(running, 30)
+    def start_counted(source: Source, fetch_state: FetchState) -> None:
+        nonlocal peak_polls, peak_on_host
+        start_poll(source, fetch_state)
+        peak_polls = max(peak_polls, len(daemon.in_flight))
+        peak_on_host = max(peak_on_host, *daemon.per_host.values())
 
-    asyncio.run(run_until_all_polled())
+    monkeypatch.setattr(daemon, "_start_poll", start_counted)
+    run_daemon_until(daemon, lambda: all(feed_server.requests[path] for path in paths))
     unpolled = [path for path in paths if not feed_server.requests[path]]
     assert not unpolled, f"left due after the first tick's claim: {unpolled}"
     assert max(feed_server.requests[path] for path in paths) == 1  # hourly: once each
+    # One claim at a time: never more polls than slots, nor on a host than its limit.
+    assert (peak_polls, peak_on_host) == (min(slots, per_host), per_host)
     with db.read() as session:
         leases = session.scalars(
             select(SourceState.id).where(SourceState.lease_owner.is_not(None))
         ).all()
     assert not leases  # stopped cleanly: every lease released
+
+
+def test_a_claim_that_gets_nothing_does_not_claim_again_at_once(
+    db: Database, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first due rows locked by another transaction (SKIP LOCKED passes them
+    over): the claim gets nothing, and no refill follows it (only a finished poll or
+    the next tick claims again), or claims would spin for as long as the lock lasts."""
+    if db.dialect != "postgresql":
+        pytest.skip("row locks that SKIP LOCKED passes over are PostgreSQL's")
+    monkeypatch.setattr("monitor.scheduler.TICK_SECONDS", 3600.0)
+    sources = "".join(
+        _source(f"r{n}", feed_server.url(f"/r{n}.rss")) + "    interval: 1h\n" for n in range(8)
+    )
+    config = load_config_text(
+        _config_text(sources, "  max_concurrent_polls: 2\n  per_host_connections: 2\n"),
+        "t.yaml",
+    )
+    sync_sources(db, config)
+    daemon = Daemon(config, db)
+    claims = 0
+    claim = daemon._claim
+
+    def counted_claim() -> tuple[list[tuple[Source, FetchState]], LeftDue]:
+        nonlocal claims
+        claims += 1
+        return claim()
+
+    monkeypatch.setattr(daemon, "_claim", counted_claim)
+    with db.engine.connect() as other:
+        # The two the daemon wants first (its order), locked until the block ends.
+        locked = other.execute(
+            text("SELECT id FROM sources ORDER BY next_poll_at, id LIMIT 2 FOR UPDATE")
+        ).all()
+        assert len(locked) == 2
+        deadline = time.monotonic() + 1.0
+        run_daemon_until(daemon, lambda: claims >= 1 and time.monotonic() > deadline)
+        other.rollback()
+    assert claims == 1  # the first tick's; it got nothing, and started no refill
+    assert not any(feed_server.requests[f"/r{n}.rss"] for n in range(8))
+
+
+def run_daemon_until(daemon: Daemon, condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Run the daemon in this thread's event loop until ``condition`` holds (or
+    ``timeout`` passes), then stop it as SIGTERM would."""
+
+    async def run() -> None:
+        running = asyncio.create_task(daemon.run())
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            assert not running.done(), "the daemon stopped by itself"
+            await asyncio.sleep(0.02)
+        daemon.request_stop()
+        await asyncio.wait_for(running, 30)
+
+    asyncio.run(run())
 
 
 def test_secrets_of_the_config_are_masked_in_log_records() -> None:
